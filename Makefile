@@ -1,0 +1,55 @@
+# Two commands matter: `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint lock serve clean help
+
+help:
+	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install what the tests need (including PostgreSQL when root) and run the whole suite"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
+	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Stamps: reinstall only when the lock file or the package description changes.
+$(VENV)/.runtime-installed: $(BIN)/uv requirements.lock pyproject.toml
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	touch $@
+
+run: $(VENV)/.runtime-installed
+	$(BIN)/abb migrate
+	$(BIN)/abb seed-demo --if-empty
+	@echo ""
+	@echo "  Africa Business Bridge is at http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
+	@echo "  Demo logins (password bridge-demo-2026):"
+	@echo "    sme@demo.africabusinessbridge.example, partner@demo.africabusinessbridge.example, admin@demo.africabusinessbridge.example"
+	@echo ""
+	$(BIN)/abb serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev-installed
+	scripts/install-test-services.sh
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+lock: $(BIN)/uv
+	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from abb.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, passwords, access and refresh tokens."""

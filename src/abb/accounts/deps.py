@@ -1,0 +1,55 @@
+"""Who is calling: annotated dependencies for routers (`CurrentUser`, `AdminUser`, `SettingsDep`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from abb.accounts import service
+from abb.accounts.models import Role, User
+from abb.core.config import Settings
+from abb.core.errors import Forbidden, Unauthorized
+from abb.core.http import SessionDep
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_current_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
+    user = service.user_from_token(session, token=credentials.credentials, settings=settings)
+    request.state.user_id = user.id
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: Role) -> Callable[[User], User]:
+    def _check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden(f"This action needs the role {' or '.join(r.value for r in roles)}.")
+        return user
+
+    return _check
+
+
+AdminUser = Annotated[User, Depends(require_role(Role.ADMIN))]
+SmeUser = Annotated[User, Depends(require_role(Role.SME))]
+PartnerUser = Annotated[User, Depends(require_role(Role.PARTNER))]

@@ -1,0 +1,263 @@
+"""Account rules: registration, sign-in, token rotation and revocation, admin actions.
+
+Service functions are keyword-only and take the session; they commit their own unit of work.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from abb.accounts.models import RefreshToken, Role, User
+from abb.core.config import Settings
+from abb.core.database import utcnow
+from abb.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from abb.core.security import (
+    decode_jwt,
+    encode_jwt,
+    hash_password,
+    new_opaque_token,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+
+ACCESS = "access"
+# Access tokens are checked against the database on each request; recording activity more often
+# than this would turn every read into a write.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    family_id: str
+    expires_in: int
+
+
+def _check_password(password: str, *, email: str, settings: Settings, field: str = "password") -> None:
+    problem = password_problem(password, min_length=settings.password_min_length, email=email)
+    if problem:
+        raise Unprocessable(
+            f"The {field.replace('_', ' ')} {problem}.",
+            extra={"errors": [{"field": field, "message": problem, "code": "weak_password"}]},
+        )
+
+
+def register(session: Session, *, email: str, password: str, full_name: str, role: Role, settings: Settings) -> User:
+    _check_password(password, email=email, settings=settings)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("An account with this e-mail address already exists.")
+    user = User(email=email, password_hash=hash_password(password), full_name=full_name, role=role)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        session.rollback()
+        raise Conflict("An account with this e-mail address already exists.") from exc
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.email == email))
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized("E-mail or password is wrong.")
+    if not user.is_active:
+        raise Forbidden("This account has been disabled.")
+    return user
+
+
+def _access_token(user: User, settings: Settings, family_id: str) -> str:
+    return encode_jwt(
+        {
+            "sub": str(user.id),
+            "typ": ACCESS,
+            "ver": user.token_version,
+            "fam": family_id,
+            "role": user.role.value,
+        },
+        secret=settings.secret_key.get_secret_value(),
+        lifetime=timedelta(minutes=settings.access_token_minutes),
+    )
+
+
+def _new_refresh(session: Session, *, user: User, family_id: str, settings: Settings) -> str:
+    raw = new_opaque_token()
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=token_digest(raw),
+            expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+        )
+    )
+    return raw
+
+
+def issue_tokens(session: Session, *, user: User, settings: Settings) -> TokenPair:
+    family_id = secrets.token_hex(16)
+    refresh = _new_refresh(session, user=user, family_id=family_id, settings=settings)
+    session.commit()
+    return TokenPair(_access_token(user, settings, family_id), refresh, family_id, settings.access_token_minutes * 60)
+
+
+def issue_web_session(session: Session, *, user: User, settings: Settings) -> tuple[str, str]:
+    """A browser session: a token family like an API sign-in, carried in a cookie (never shown to JS)."""
+    family_id = secrets.token_hex(16)
+    _new_refresh(session, user=user, family_id=family_id, settings=settings)
+    session.commit()
+    token = encode_jwt(
+        {
+            "sub": str(user.id),
+            "typ": ACCESS,
+            "ver": user.token_version,
+            "fam": family_id,
+            "role": user.role.value,
+        },
+        secret=settings.secret_key.get_secret_value(),
+        lifetime=timedelta(hours=settings.web_session_hours),
+    )
+    return token, family_id
+
+
+def end_web_session(session: Session, *, token: str, settings: Settings) -> None:
+    try:
+        claims = decode_jwt(token, secret=settings.secret_key.get_secret_value(), expected_type=ACCESS)
+    except Unauthorized:
+        return
+    revoke_family(session, family_id=str(claims.get("fam", "")))
+    session.commit()
+
+
+def revoke_family(session: Session, *, family_id: str) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_all_for_user(session: Session, *, user: User) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    user.token_version += 1
+
+
+def rotate_refresh(session: Session, *, refresh_token: str, settings: Settings) -> TokenPair:
+    stored = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token)))
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= utcnow():
+        raise Unauthorized("The refresh token is not valid.")
+    if stored.rotated_at is not None:
+        # A rotated token came back: someone holds a copy. Revoke the whole family.
+        revoke_family(session, family_id=stored.family_id)
+        session.commit()
+        raise Unauthorized("The refresh token was already used; all sessions from that sign-in are revoked.")
+    user = session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("The refresh token is not valid.")
+    stored.rotated_at = utcnow()
+    refresh = _new_refresh(session, user=user, family_id=stored.family_id, settings=settings)
+    session.commit()
+    return TokenPair(
+        _access_token(user, settings, stored.family_id),
+        refresh,
+        stored.family_id,
+        settings.access_token_minutes * 60,
+    )
+
+
+def logout(session: Session, *, refresh_token: str) -> None:
+    stored = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token)))
+    if stored is None:
+        raise Unauthorized("The refresh token is not valid.")
+    revoke_family(session, family_id=stored.family_id)
+    session.commit()
+
+
+def family_is_active(session: Session, *, family_id: str) -> bool:
+    now = utcnow()
+    return (
+        session.scalar(
+            select(RefreshToken.id)
+            .where(
+                RefreshToken.family_id == family_id,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def user_from_token(session: Session, *, token: str, settings: Settings, check_family: bool = False) -> User:
+    claims = decode_jwt(token, secret=settings.secret_key.get_secret_value(), expected_type=ACCESS)
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise Unauthorized("The token is not valid.") from exc
+    user = session.get(User, user_id)
+    if user is None or user.token_version != claims.get("ver"):
+        raise Unauthorized("The token is no longer valid.")
+    if not user.is_active:
+        raise Forbidden("This account has been disabled.")
+    if check_family and not family_is_active(session, family_id=str(claims.get("fam", ""))):
+        raise Unauthorized("The session has ended.")
+    now = utcnow()
+    if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
+        # Activity is not an edit of the account: updated_at keeps its value.
+        session.execute(update(User).where(User.id == user.id).values(last_seen_at=now, updated_at=User.updated_at))
+        session.commit()
+        user.last_seen_at = now
+    return user
+
+
+def change_password(
+    session: Session, *, user: User, current_password: str, new_password: str, settings: Settings
+) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise Forbidden("The current password is wrong.")
+    _check_password(new_password, email=user.email, settings=settings, field="new_password")
+    user.password_hash = hash_password(new_password)
+    revoke_all_for_user(session, user=user)
+    session.commit()
+
+
+def list_users(
+    session: Session, *, q: str | None, role: Role | None, active: bool | None, limit: int, offset: int
+) -> tuple[list[User], int]:
+    query = select(User)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(User.email.like(pattern), func.lower(User.full_name).like(pattern)))
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.is_active == active)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = list(session.scalars(query.order_by(User.id).limit(limit).offset(offset)))
+    return users, total
+
+
+def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    if user.id == admin.id and not active:
+        raise Conflict("Administrators cannot disable their own account.")
+    if user.is_active == active:
+        raise Conflict(f"The account is already {'active' if active else 'disabled'}.")
+    user.is_active = active
+    if not active:
+        revoke_all_for_user(session, user=user)
+    session.commit()
+    return user

@@ -1,0 +1,71 @@
+"""The ASGI application: settings, database, middleware, error handlers and every domain router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from abb import __version__
+from abb.accounts.router import router as accounts_router
+from abb.companies.router import router as companies_router
+from abb.core.config import Settings, get_settings
+from abb.core.database import Database
+from abb.core.errors import install_error_handlers
+from abb.core.http import BodySizeLimitMiddleware
+from abb.core.openapi import Problem
+from abb.web.router import STATIC_DIR, render_error
+from abb.web.router import router as web_router
+
+ROUTERS = (accounts_router, companies_router, web_router)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns_db = database is None
+        app.state.db = database or Database(settings)
+        try:
+            yield
+        finally:
+            if owns_db:
+                app.state.db.dispose()
+
+    app = FastAPI(
+        title="Africa Business Bridge",
+        version=__version__,
+        description="Connects Italian SMEs with partners in Kenya, Tanzania and Ethiopia.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.db = database
+    install_error_handlers(app)
+    app.state.html_error_renderer = render_error
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Put the Problem schema in components so the problem+json $refs resolve."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""Company profiles: Italian SMEs and local partners in Kenya, Tanzania and Ethiopia."""

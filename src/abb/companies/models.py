@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from abb.companies.taxonomy import CompanySize, ExportExperience
+from abb.core.database import Base, TimestampMixin
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class SmeProfile(TimestampMixin, Base):
+    """An Italian SME looking for partners."""
+
+    __tablename__ = "sme_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    company_name: Mapped[str] = mapped_column(String(160), index=True)
+    vat_number: Mapped[str] = mapped_column(String(13), unique=True)
+    city: Mapped[str] = mapped_column(String(80))
+    sectors: Mapped[list[str]] = mapped_column(JSON)
+    products: Mapped[str] = mapped_column(Text)
+    target_countries: Mapped[list[str]] = mapped_column(JSON)
+    company_size: Mapped[CompanySize] = mapped_column(_enum(CompanySize))
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    export_experience: Mapped[ExportExperience] = mapped_column(_enum(ExportExperience))
+    website: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class PartnerProfile(TimestampMixin, Base):
+    """A local partner (distributor, importer, service firm) in Kenya, Tanzania or Ethiopia."""
+
+    __tablename__ = "partner_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    organization_name: Mapped[str] = mapped_column(String(160), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    city: Mapped[str] = mapped_column(String(80))
+    sectors: Mapped[list[str]] = mapped_column(JSON)
+    services: Mapped[str] = mapped_column(Text)
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    years_active: Mapped[int] = mapped_column(Integer)
+    company_size: Mapped[CompanySize] = mapped_column(_enum(CompanySize), default=CompanySize.SMALL)
+    website: Mapped[str | None] = mapped_column(String(255), nullable=True)

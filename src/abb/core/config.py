@@ -1,0 +1,75 @@
+"""Settings, read from ABB_* environment variables and an optional .env file.
+
+The embedded default (SQLite under ./var/, no other service) needs no configuration at all;
+production refuses to start with anything that is only safe on a laptop.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only ever used when nothing is configured; production rejects it (see check_production).
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - rejected in production
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ABB_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    service_name: str = "abb-api"
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    database_pool_timeout: float = 5.0
+    database_connect_timeout: int = 3
+
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    web_session_hours: int = Field(default=8, ge=1, le=72)
+    cookie_secure: bool = True
+    password_min_length: int = Field(default=10, ge=8)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    page_size_max: int = 100
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'abb.sqlite3').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def check_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        key = self.secret_key.get_secret_value()
+        if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"ABB_SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        if self.is_sqlite:
+            problems.append("ABB_DATABASE_URL must point at PostgreSQL, not SQLite")
+        if not self.cookie_secure:
+            problems.append("ABB_COOKIE_SECURE must stay true")
+        if problems:
+            # The message names the settings, never their values.
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,172 @@
+"""RFC 9457 problem details: one exception family for business rules, one set of handlers.
+
+Services raise `AppError` subclasses; the handlers below turn them, FastAPI's validation errors and
+anything unexpected into `application/problem+json`. A problem's `type` is stable and never
+carries request data, secrets or stack traces.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://africabusinessbridge.example/problems/"
+log = logging.getLogger("abb.errors")
+
+
+class AppError(Exception):
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra or {}
+
+
+class BadRequest(AppError):
+    pass
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class InvalidTransition(Conflict):
+    slug, title = "invalid-transition", "This change is not allowed in the current state"
+
+
+class Unprocessable(AppError):
+    status, slug, title = 422, "validation-error", "The request is not valid"
+
+
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class TooManyRequests(AppError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    status, slug, title = 503, "service-unavailable", "A dependency is unavailable"
+
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict with the current state"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-error", "The request is not valid"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
+    """problem+json for the API and for machines; an HTML page for a browser on a web page."""
+    renderer = getattr(request.app.state, "html_error_renderer", None)
+    if renderer is not None and _wants_html(request):
+        response: Response = renderer(request, status, title, detail)
+        return response
+    return problem_response(status, slug, title, detail, request.url.path, **extra)
+
+
+def problem_response(
+    status: int, slug: str, title: str, detail: str, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def field_name(loc: tuple[Any, ...]) -> str:
+    # ("body", "profile", "sectors", 0) -> "profile.sectors[0]"; the "body"/"query" prefix is kept
+    # only when the location is the whole body.
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+    return name
+
+
+def validation_problem(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(
+            400, "malformed-json", "Malformed JSON", "The request body is not valid JSON.", request.url.path
+        )
+    fields = [
+        {
+            "field": field_name(tuple(e.get("loc", ()))),
+            "message": e.get("msg", "invalid"),
+            "code": e.get("type"),
+        }
+        for e in errors
+    ]
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    return problem_response(
+        422,
+        "validation-error",
+        "The request is not valid",
+        f"Invalid field(s): {names}",
+        request.url.path,
+        errors=fields,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return error_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(request, list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        slug, title = _STATUS_SLUGS.get(exc.status_code, ("error", "Error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        response = error_response(request, exc.status_code, slug, title, detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"error.type": type(exc).__name__})
+        return error_response(request, 500, "internal-error", "Internal server error", "An unexpected error occurred.")

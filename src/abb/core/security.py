@@ -1,0 +1,82 @@
+"""Password hashing (Argon2id), the common-password check, and signed tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from abb.core.errors import Unauthorized
+
+_hasher = PasswordHasher()
+JWT_ALGORITHM = "HS256"
+# A real hash to verify against when the account does not exist, so that timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-just-for-timing")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("abb.core").joinpath("data/common-passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def password_problem(password: str, *, min_length: int, email: str = "") -> str | None:
+    """Why a password is refused, or None when it is acceptable."""
+    if len(password) < min_length:
+        return f"must be at least {min_length} characters long"
+    if len(password) > 256:
+        return "must be at most 256 characters long"
+    lowered = password.lower()
+    if lowered in common_passwords() or len(set(lowered)) < 4:
+        return "is too common; choose a less predictable password"
+    local = email.split("@", 1)[0].lower()
+    if local and len(local) >= 4 and local in lowered:
+        return "must not contain your e-mail address"
+    return None
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """Only a digest of refresh tokens is stored, so a database leak does not leak sessions."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def encode_jwt(claims: dict[str, Any], *, secret: str, lifetime: timedelta) -> str:
+    now = datetime.now(UTC)
+    payload = {**claims, "iat": now, "nbf": now, "exp": now + lifetime}
+    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_jwt(token: str, *, secret: str, expected_type: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub", "typ"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The token has expired.") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The token is not valid.") from exc
+    if claims.get("typ") != expected_type:
+        raise Unauthorized("The token is not valid.")
+    return claims

@@ -1,0 +1,1 @@
+"""Synthetic demo data: Italian SMEs and partners in their real cities and sectors."""

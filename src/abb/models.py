@@ -1,0 +1,12 @@
+"""Import every domain's models so that metadata (Alembic, tests) sees all tables."""
+
+from __future__ import annotations
+
+import importlib
+
+DOMAIN_MODEL_MODULES = ("abb.accounts.models", "abb.companies.models")
+
+
+def load_all_models() -> None:
+    for module in DOMAIN_MODEL_MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,37 @@
+"""Turning HTML form posts into the API's pydantic schemas, and their errors into per-field messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from abb.core.errors import field_name
+
+LIST_FIELDS = {"sectors", "languages", "target_countries"}
+
+
+def form_to_dict(form: FormData, schema: type[BaseModel], *, partial: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in schema.model_fields:
+        if name in LIST_FIELDS:
+            values = [str(v) for v in form.getlist(name)]
+            if values or not partial:
+                data[name] = values
+        elif name in form:
+            value = str(form[name]).strip()
+            if value or not partial:
+                data[name] = value if value or name != "website" else None
+    return data
+
+
+def validate_form(schema: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel | None, dict[str, str]]:
+    try:
+        return schema.model_validate(data), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = field_name(("body", *error["loc"])).split(".")[0].split("[")[0]
+            errors.setdefault(field, str(error["msg"]))
+        return None, errors
