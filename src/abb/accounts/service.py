@@ -26,6 +26,7 @@ from abb.core.security import (
     token_digest,
     verify_password,
 )
+from abb.observability import business as business_metrics
 
 ACCESS = "access"
 # Access tokens are checked against the database on each request; recording activity more often
@@ -61,6 +62,7 @@ def register(session: Session, *, email: str, password: str, full_name: str, rol
     except IntegrityError as exc:  # a concurrent registration won the race
         session.rollback()
         raise Conflict("An account with this e-mail address already exists.") from exc
+    business_metrics.record_registration(user.role.value)
     return user
 
 
