@@ -1,0 +1,1 @@
+"""Business matching: ranked, explained SME ↔ partner suggestions, their lifecycle and meetings."""

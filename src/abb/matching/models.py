@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from abb.companies.models import PartnerProfile, SmeProfile
+from abb.core.database import Base, TimestampMixin, UTCDateTime
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class Side(enum.StrEnum):
+    SME = "sme"
+    PARTNER = "partner"
+
+
+class MatchStatus(enum.StrEnum):
+    SUGGESTED = "suggested"  # nobody has decided yet; recomputes may still rescore it
+    ACCEPTED = "accepted"  # one side accepted, the other has not decided
+    DECLINED = "declined"  # a side declined: final
+    CONNECTED = "connected"  # both accepted: they can meet
+    CLOSED = "closed"  # a connected side ended it: final
+
+
+class Decision(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class MeetingStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+
+
+class Match(TimestampMixin, Base):
+    """One suggested SME ↔ partner pair, its score and explanation, and each side's decision."""
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("sme_id", "partner_id", name="uq_matches_sme_id_partner_id"),
+        Index("ix_matches_partner_id_score", "partner_id", "score"),
+        Index("ix_matches_sme_id_score", "sme_id", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sme_id: Mapped[int] = mapped_column(ForeignKey("sme_profiles.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner_profiles.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    # Points each factor contributed to the score (they add up to it), e.g. {"sector": 30.0, ...}.
+    factors: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The same reasons, worded for each reader ("you target Kenya, they are in Nairobi").
+    sme_explanation: Mapped[str] = mapped_column(Text)
+    partner_explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[MatchStatus] = mapped_column(_enum(MatchStatus), default=MatchStatus.SUGGESTED, index=True)
+    sme_decision: Mapped[Decision] = mapped_column(_enum(Decision), default=Decision.PENDING)
+    partner_decision: Mapped[Decision] = mapped_column(_enum(Decision), default=Decision.PENDING)
+    sme_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    partner_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_by: Mapped[Side | None] = mapped_column(_enum(Side), nullable=True)
+
+    sme: Mapped[SmeProfile] = relationship(lazy="joined", innerjoin=True)
+    partner: Mapped[PartnerProfile] = relationship(lazy="joined", innerjoin=True)
+
+    def decision_of(self, side: Side) -> Decision:
+        return self.sme_decision if side is Side.SME else self.partner_decision
+
+    def explanation_for(self, side: Side) -> str:
+        return self.sme_explanation if side is Side.SME else self.partner_explanation
+
+
+class Meeting(TimestampMixin, Base):
+    """A meeting proposed by one side of a connected match: 2–5 UTC start times; the other side picks one."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    proposed_by: Mapped[Side] = mapped_column(_enum(Side))
+    # ISO 8601 UTC start times ("2026-12-01T09:00:00+00:00"), in the order proposed.
+    slots: Mapped[list[str]] = mapped_column(JSON)
+    video_link: Mapped[str] = mapped_column(String(500))
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.PROPOSED)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    match: Mapped[Match] = relationship(lazy="joined", innerjoin=True)
