@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     HttpUrl,
     StringConstraints,
+    TypeAdapter,
     ValidationInfo,
     field_validator,
 )
@@ -27,8 +28,12 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _website(value: HttpUrl | None) -> str | None:
-    return str(value) if value is not None else None
+_URL = TypeAdapter(HttpUrl)
+
+
+def _website(value: str | None) -> str | None:
+    # Validated as an http(s) URL, stored as the normalized string.
+    return str(_URL.validate_python(value)) if value is not None else None
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=160)]
@@ -37,7 +42,7 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
 Sectors = Annotated[list[SectorCode], Field(min_length=1, max_length=6), AfterValidator(_unique)]
 Languages = Annotated[list[LanguageCode], Field(min_length=1, max_length=8), AfterValidator(_unique)]
 Countries = Annotated[list[CountryCode], Field(min_length=1, max_length=3), AfterValidator(_unique)]
-Website = Annotated[HttpUrl | None, Field(default=None), AfterValidator(_website)]
+Website = Annotated[str | None, Field(default=None, max_length=255), AfterValidator(_website)]
 # Italian VAT number (partita IVA): 11 digits, optionally prefixed with IT.
 VatNumber = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^(IT)?\d{11}$")]
 
