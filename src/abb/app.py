@@ -17,10 +17,12 @@ from abb.core.database import Database
 from abb.core.errors import install_error_handlers
 from abb.core.http import BodySizeLimitMiddleware
 from abb.core.openapi import Problem
+from abb.matching.pages import router as matching_pages
+from abb.matching.router import router as matching_router
 from abb.web.router import STATIC_DIR, render_error
 from abb.web.router import router as web_router
 
-ROUTERS = (accounts_router, companies_router, web_router)
+ROUTERS = (accounts_router, companies_router, web_router, matching_router, matching_pages)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DOMAIN_MODEL_MODULES = ("abb.accounts.models", "abb.companies.models")
+DOMAIN_MODEL_MODULES = ("abb.accounts.models", "abb.companies.models", "abb.matching.models")
 
 
 def load_all_models() -> None:

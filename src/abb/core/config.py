@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     page_size_max: int = 100
 
+    # Matching (src/abb/matching/engine.py): each factor's weight (relative; they need not add up to 100),
+    # how many suggestions to store per profile, and the lowest score worth suggesting.
+    matching_weight_sector: float = Field(default=30.0, ge=0, le=100)
+    matching_weight_text: float = Field(default=25.0, ge=0, le=100)
+    matching_weight_country: float = Field(default=20.0, ge=0, le=100)
+    matching_weight_language: float = Field(default=10.0, ge=0, le=100)
+    matching_weight_size: float = Field(default=5.0, ge=0, le=100)
+    matching_weight_completeness: float = Field(default=5.0, ge=0, le=100)
+    matching_weight_activity: float = Field(default=5.0, ge=0, le=100)
+    matching_top_n: int = Field(default=20, ge=1, le=200)
+    matching_min_score: float = Field(default=20.0, ge=0, le=100)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

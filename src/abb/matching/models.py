@@ -78,7 +78,7 @@ class Match(TimestampMixin, Base):
 
 
 class Meeting(TimestampMixin, Base):
-    """A meeting proposed by one side of a connected match: 2–5 UTC start times; the other side picks one."""
+    """A meeting proposed by one side of a connected match: 2-5 UTC start times; the other side picks one."""
 
     __tablename__ = "meetings"
 
