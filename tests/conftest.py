@@ -21,6 +21,7 @@ from abb.core.http import get_session
 from abb.core.migrate import upgrade
 from tests.harness.services import PostgresServer, unavailable
 
+pytest_plugins = ["tests.fixtures_uploads"]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 

@@ -17,12 +17,27 @@ from abb.core.database import Database
 from abb.core.errors import install_error_handlers
 from abb.core.http import BodySizeLimitMiddleware
 from abb.core.openapi import Problem
+from abb.training.pages import router as training_pages
+from abb.training.router import router as training_router
+from abb.uploads.pages import router as uploads_pages
+from abb.uploads.router import router as uploads_router
+from abb.uploads.router import upload_body_limits
 from abb.matching.pages import router as matching_pages
 from abb.matching.router import router as matching_router
 from abb.web.router import STATIC_DIR, render_error
 from abb.web.router import router as web_router
 
-ROUTERS = (accounts_router, companies_router, web_router, matching_router, matching_pages)
+ROUTERS = (
+    accounts_router,
+    companies_router,
+    web_router,
+    matching_router,
+    matching_pages,
+    training_router,
+    training_pages,
+    uploads_router,
+    uploads_pages,
+)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -54,7 +69,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        prefix_limits=upload_body_limits(settings.upload_max_bytes),
+    )
     _register_problem_schema(app)
     return app
 

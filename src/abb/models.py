@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-DOMAIN_MODEL_MODULES = ("abb.accounts.models", "abb.companies.models", "abb.matching.models")
+DOMAIN_MODEL_MODULES = (
+    "abb.accounts.models",
+    "abb.companies.models",
+    "abb.matching.models",
+    "abb.training.models",
+    "abb.uploads.models",
+)
 
 
 def load_all_models() -> None:

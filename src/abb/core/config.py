@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     page_size_max: int = 100
 
+    # Uploads (company logos, documents): where files go and how large they may be.
+    storage_backend: Literal["local", "gcs"] = "local"
+    gcs_bucket: str = ""
+    upload_dir: Path = Path("var/uploads")
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
     # Matching (src/abb/matching/engine.py): each factor's weight (relative; they need not add up to 100),
     # how many suggestions to store per profile, and the lowest score worth suggesting.
     matching_weight_sector: float = Field(default=30.0, ge=0, le=100)
@@ -74,6 +80,8 @@ class Settings(BaseSettings):
             )
         if self.is_sqlite:
             problems.append("ABB_DATABASE_URL must point at PostgreSQL, not SQLite")
+        if self.storage_backend == "gcs" and not self.gcs_bucket:
+            problems.append("ABB_GCS_BUCKET must name the bucket when ABB_STORAGE_BACKEND is gcs")
         if not self.cookie_secure:
             problems.append("ABB_COOKIE_SECURE must stay true")
         if problems:

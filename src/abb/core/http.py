@@ -15,17 +15,22 @@ from abb.core.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 before reading more than `max_bytes` of a request body (declared or streamed)."""
+    """Answer 413 before reading more than `max_bytes` of a request body (declared or streamed).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `prefix_limits` gives paths starting with a prefix their own limit (file uploads need more than JSON).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.prefix_limits = prefix_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        path = scope.get("path", "")
+        limit = next((n for prefix, n in self.prefix_limits.items() if path.startswith(prefix)), self.max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

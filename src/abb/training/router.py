@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+
+from abb.accounts.deps import AdminUser, CurrentUser
+from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.openapi import problem_responses
+from abb.training import service
+from abb.training.models import Course
+from abb.training.schemas import CourseIn, CourseLanguage, CourseOut, CourseUpdate, EnrollIn, EnrollmentOut
+
+router = APIRouter(prefix="/api/v1", tags=["training"])
+WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+
+
+def course_out(course: Course, counts: service.SeatCount) -> CourseOut:
+    return CourseOut.model_validate(
+        {
+            **{name: getattr(course, name) for name in CourseOut.model_fields if hasattr(course, name)},
+            "seats_taken": counts.taken,
+            "waitlist_length": counts.waiting,
+        }
+    )
+
+
+def _one_course_out(session: SessionDep, course: Course) -> CourseOut:
+    return course_out(course, service.seat_counts(session, [course.id]).get(course.id, service.SeatCount()))
+
+
+@router.get("/courses", response_model=Page[CourseOut], responses=problem_responses(401, 422))
+def list_courses(
+    _user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    language: CourseLanguage | None = None,
+    upcoming: Annotated[bool, Query(description="Only courses that have not started yet")] = False,
+) -> Page[CourseOut]:
+    items, total = service.list_courses(
+        session, language=language, upcoming=upcoming, limit=page.limit, offset=page.offset
+    )
+    counts = service.seat_counts(session, [c.id for c in items])
+    return Page[CourseOut](
+        items=[course_out(c, counts.get(c.id, service.SeatCount())) for c in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("/courses", status_code=status.HTTP_201_CREATED, response_model=CourseOut, responses=WRITE_ERRORS)
+def create_course(body: CourseIn, _admin: AdminUser, session: SessionDep) -> CourseOut:
+    return _one_course_out(session, service.create_course(session, data=body.model_dump()))
+
+
+@router.get("/courses/{course_id}", response_model=CourseOut, responses=problem_responses(401, 404, 422))
+def get_course(course_id: IdPath, _user: CurrentUser, session: SessionDep) -> CourseOut:
+    return _one_course_out(session, service.get_course(session, course_id=course_id))
+
+
+@router.patch("/courses/{course_id}", response_model=CourseOut, responses=WRITE_ERRORS)
+def update_course(course_id: IdPath, body: CourseUpdate, _admin: AdminUser, session: SessionDep) -> CourseOut:
+    course, _promoted = service.update_course(session, course_id=course_id, changes=body.model_dump(exclude_unset=True))
+    return _one_course_out(session, course)
+
+
+@router.post(
+    "/courses/{course_id}/enrollments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentOut,
+    responses=WRITE_ERRORS,
+)
+def enroll(
+    course_id: IdPath, user: CurrentUser, session: SessionDep, body: Annotated[EnrollIn | None, Body()] = None
+) -> EnrollmentOut:
+    waitlist = body.waitlist if body is not None else False
+    return EnrollmentOut.model_validate(service.enroll(session, course_id=course_id, user=user, waitlist=waitlist))
+
+
+@router.get(
+    "/courses/{course_id}/enrollments",
+    response_model=Page[EnrollmentOut],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def course_enrollments(course_id: IdPath, user: CurrentUser, session: SessionDep, page: PageDep) -> Page[EnrollmentOut]:
+    items, total = service.course_enrollments(
+        session, course_id=course_id, user=user, limit=page.limit, offset=page.offset
+    )
+    return Page[EnrollmentOut](
+        items=[EnrollmentOut.model_validate(e) for e in items], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/enrollments", response_model=Page[EnrollmentOut], responses=problem_responses(401, 422))
+def my_enrollments(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[EnrollmentOut]:
+    items, total = service.list_enrollments(session, user_id=user.id, limit=page.limit, offset=page.offset)
+    return Page[EnrollmentOut](
+        items=[EnrollmentOut.model_validate(e) for e in items], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/enrollments/{enrollment_id}", response_model=EnrollmentOut, responses=problem_responses(401, 403, 404, 422)
+)
+def get_enrollment(enrollment_id: IdPath, user: CurrentUser, session: SessionDep) -> EnrollmentOut:
+    return EnrollmentOut.model_validate(service.get_enrollment(session, enrollment_id=enrollment_id, user=user))
+
+
+@router.post("/enrollments/{enrollment_id}/cancel", response_model=EnrollmentOut, responses=WRITE_ERRORS)
+def cancel_enrollment(enrollment_id: IdPath, user: CurrentUser, session: SessionDep) -> EnrollmentOut:
+    return EnrollmentOut.model_validate(service.cancel(session, enrollment_id=enrollment_id, user=user))
+
+
+@router.post("/enrollments/{enrollment_id}/complete", response_model=EnrollmentOut, responses=WRITE_ERRORS)
+def complete_enrollment(enrollment_id: IdPath, user: CurrentUser, session: SessionDep) -> EnrollmentOut:
+    return EnrollmentOut.model_validate(service.complete(session, enrollment_id=enrollment_id, user=user))

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import Response, StreamingResponse
+
+from abb.accounts.deps import CurrentUser, SettingsDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.openapi import problem_responses
+from abb.uploads import service
+from abb.uploads.models import Document, DocumentKind
+from abb.uploads.schemas import DocumentOut
+from abb.uploads.storage import Storage, storage_from_settings
+
+router = APIRouter(prefix="/api/v1", tags=["uploads"])
+# Multipart framing (boundaries, part headers, the kind field) on top of the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+UPLOAD_PATHS = ("/api/v1/documents", "/documents")
+
+
+def upload_body_limits(max_bytes: int) -> dict[str, int]:
+    """Body size limits for the upload routes, for BodySizeLimitMiddleware."""
+    return dict.fromkeys(UPLOAD_PATHS, max_bytes + MULTIPART_OVERHEAD)
+
+
+def get_storage(request: Request) -> Storage:
+    """The app's storage, made on first use (tests may set `app.state.upload_storage` beforehand)."""
+    state = request.app.state
+    storage: Storage | None = getattr(state, "upload_storage", None)
+    if storage is None:
+        storage = state.upload_storage = storage_from_settings(state.settings)
+    return storage
+
+
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+def download_response(document: Document, chunks: Iterator[bytes]) -> Response:
+    # The stored name is shown to the user only through a quoted ASCII fallback and RFC 5987 encoding.
+    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._- ") else "_" for ch in document.original_name)
+    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(document.original_name, safe='')}"
+    return StreamingResponse(
+        chunks,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": disposition,
+            "Content-Length": str(document.size_bytes),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post(
+    "/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentOut,
+    responses=problem_responses(400, 401, 413, 415, 422, 503),
+)
+def upload_document(
+    file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")],
+    kind: Annotated[DocumentKind, Form()],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> DocumentOut:
+    document = service.upload(
+        session,
+        storage=storage,
+        owner=user,
+        kind=kind,
+        data=file.file,
+        file_name=file.filename or "",
+        declared_type=file.content_type,
+        max_bytes=settings.upload_max_bytes,
+    )
+    return DocumentOut.model_validate(document)
+
+
+@router.get("/documents", response_model=Page[DocumentOut], responses=problem_responses(401, 403, 422))
+def list_documents(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    owner_id: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Admins: whose documents")] = None,
+) -> Page[DocumentOut]:
+    owner = service.documents_of(session, viewer=user, owner_id=owner_id)
+    items, total = service.list_documents(session, owner_id=owner, limit=page.limit, offset=page.offset)
+    return Page[DocumentOut](
+        items=[DocumentOut.model_validate(d) for d in items], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/documents/{document_id}", response_model=DocumentOut, responses=problem_responses(401, 403, 404, 422))
+def get_document(document_id: IdPath, user: CurrentUser, session: SessionDep) -> DocumentOut:
+    return DocumentOut.model_validate(service.get_document(session, document_id=document_id, user=user))
+
+
+@router.get(
+    "/documents/{document_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"description": "The file's bytes"}, **problem_responses(401, 403, 404, 422, 503)},
+)
+def download_document(document_id: IdPath, user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+    document, chunks = service.open_document(session, storage=storage, document_id=document_id, user=user)
+    return download_response(document, chunks)
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+def delete_document(document_id: IdPath, user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+    service.delete_document(session, storage=storage, document_id=document_id, user=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
