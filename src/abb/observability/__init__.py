@@ -1,1 +1,73 @@
-"""Observability: Prometheus metrics, structured logs, tracing and health checks."""
+"""Observability: Prometheus metrics, structured logs, tracing and health checks (docs/observability.md)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import TYPE_CHECKING
+
+from abb.core.config import Settings
+
+# Celery's signals are process-wide: connecting the task metrics here covers every process that loads
+# task code (the API running tasks in-process, and `abb worker`) without the task code calling us.
+from abb.observability import celery as _celery_signals  # noqa: F401
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def setup_observability(settings: Settings, *, logs: bool = True) -> None:
+    """Per-process set-up shared by the API and the Celery workers: logs, tracing, database hooks."""
+    from abb.observability.database import install_database_hooks
+    from abb.observability.logging import configure_logging
+    from abb.observability.tracing import setup_tracing
+
+    if logs:
+        configure_logging(settings)
+    setup_tracing(settings)
+    if settings.metrics_enabled:
+        install_database_hooks(settings)
+
+
+def install_observability(app: FastAPI, settings: Settings) -> None:
+    """Middleware, /metrics, /health and the page-timing endpoint for the API app."""
+    from abb.observability import business, frontend, health
+    from abb.observability.collectors import BuildInfoCollector, DatabaseCollector, HostCollector
+    from abb.observability.metrics import (
+        exposition_registry,
+        mark_process_dead,
+        metrics_router,
+        multiprocess_dir,
+        serve_metrics_port,
+    )
+    from abb.observability.middleware import install_middleware
+
+    setup_observability(settings)
+    app.include_router(health.router)
+    app.include_router(frontend.router)
+    install_middleware(app, metrics=settings.metrics_enabled, access_log=settings.access_log)
+    if not settings.metrics_enabled:
+        return
+    business.initialise_label_values()  # monitoring: known label values read 0, not "no data"
+    collectors: list[object] = [BuildInfoCollector(settings), DatabaseCollector(lambda: app.state.db.engine, settings)]
+    if settings.host_metrics:
+        collectors.append(HostCollector())
+    broker = settings.resolved_celery_broker_url
+    if broker.startswith(("redis://", "rediss://")):
+        from abb.observability.celery import QueueDepthCollector, queue_names
+        from abb.tasks.celery_app import celery_app
+
+        collectors.append(QueueDepthCollector(broker, queue_names(celery_app), settings.health_timeout_seconds))
+    registry = exposition_registry(collectors)  # type: ignore[arg-type]
+    app.include_router(metrics_router(settings, registry))
+    if settings.metrics_port:
+        serve_metrics_port(settings.metrics_port, registry)
+    if multiprocess_dir():
+        atexit.register(mark_process_dead, os.getpid())
+
+
+def on_database_ready(app: FastAPI) -> None:
+    """Called once the app's database exists: database spans when tracing is on."""
+    from abb.observability.tracing import instrument_engine
+
+    instrument_engine(app.state.db.engine)

@@ -68,3 +68,24 @@ def record_revenue(*, currency: str, amount: Decimal, source: str) -> None:
 
 def record_enrollment() -> None:
     COURSE_ENROLLMENTS.inc()
+
+
+def initialise_label_values() -> None:
+    """Export every known label combination at 0 from start-up (Prometheus' advice against missing metrics):
+    rates, ratios and dashboard panels read 0 before the first payment or deal event, not "no data"."""
+    from abb.accounts.models import Role
+    from abb.deals.models import DealState, ProviderName
+    from abb.deals.money import Currency
+
+    for role in Role:
+        USER_REGISTRATIONS.labels(role=role.value)
+    for state in DealState:
+        DEAL_TRANSITIONS.labels(state=state.value)
+    for provider in ProviderName:
+        PAYMENTS_FAILED.labels(provider=provider.value)
+        PAYMENT_RETRIES.labels(provider=provider.value)
+        for currency in Currency:
+            TRANSACTIONS.labels(provider=provider.value, currency=currency.value)
+    for currency in Currency:
+        TRANSACTION_VALUE.labels(currency=currency.value)
+        REVENUE.labels(currency=currency.value, source="deal_fee")

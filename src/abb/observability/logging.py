@@ -1,0 +1,240 @@
+"""Structured logs: one JSON object per line with Elastic Common Schema field names.
+
+Every record carries the request id (and the trace and span ids when tracing is on) from context
+variables, so lines written by the database layer or by a Celery task that a request enqueued carry
+the same id. Secrets are masked by key and by pattern before a line is written, whatever the
+handler (stdout or the optional Logstash handler with its on-disk buffer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import re
+import sys
+import time
+import traceback
+from contextvars import ContextVar
+from pathlib import Path
+from typing import IO, Any
+
+from abb import __version__
+from abb.core.config import Settings
+
+ECS_VERSION = "8.11.0"
+request_id_var: ContextVar[str | None] = ContextVar("abb_request_id", default=None)
+
+# LogRecord's own attributes; anything else on a record came from `extra=` and is logged as a field.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+REDACTED = "[REDACTED]"
+SENSITIVE_KEY = re.compile(r"pass(word|wd)?|secret|token|authori[sz]ation|cookie|card|cvc|cvv|pan$|iban", re.I)
+_SENSITIVE_PATTERNS = (
+    # key=value, key: value, 'key': 'value' and "key": "value" for sensitive keys
+    re.compile(
+        r"""(?P<key>["']?[\w.-]*(?:pass(?:word|wd)?|secret|token|authori[sz]ation|cookie|card[\w-]*|cvc|cvv)["']?"""
+        r"""\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;&}\]]+)""",
+        re.I,
+    ),
+    re.compile(r"(?P<key>\b(?:bearer|basic)\s+)(?P<value>[\w.~+/=-]+)", re.I),
+    # JSON Web Tokens anywhere
+    re.compile(r"(?P<key>)(?P<value>\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*)"),
+    # SQLAlchemy puts statement parameters into error messages
+    re.compile(r"(?P<key>\[parameters: )(?P<value>[^\]]*)"),
+)
+_CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return REDACTED if _luhn_ok(digits) else match.group(0)
+
+
+def redact(text: str) -> str:
+    """Mask secrets in free text: sensitive key/value pairs, bearer tokens, JWTs, card numbers."""
+    for pattern in _SENSITIVE_PATTERNS:
+        text = pattern.sub(lambda m: m.group("key") + REDACTED, text)
+    return _CARD_CANDIDATE.sub(_mask_card, text)
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if SENSITIVE_KEY.search(key.rsplit(".", 1)[-1]):
+        return REDACTED
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    return value
+
+
+def _trace_ids() -> tuple[str, str] | None:
+    # Imported lazily: without tracing set up there is never a valid span and this stays cheap.
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+class EcsJsonFormatter(logging.Formatter):
+    """A LogRecord as one ECS JSON line; fields passed with `extra={"url.path": ...}` are kept."""
+
+    def __init__(self, service_name: str, environment: str, with_tracing: bool = False) -> None:
+        super().__init__()
+        self.static = {
+            "service.name": service_name,
+            "service.version": __version__,
+            "service.environment": environment,
+            "ecs.version": ECS_VERSION,
+        }
+        self.with_tracing = with_tracing
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = record.created
+        doc: dict[str, Any] = {
+            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z",
+            "log.level": record.levelname.lower(),
+            "message": redact(record.getMessage()),
+            "log.logger": record.name,
+            **self.static,
+            "process.pid": record.process,
+            "process.thread.name": record.threadName,
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            doc["http.request.id"] = request_id
+        if self.with_tracing:
+            ids = _trace_ids()
+            if ids is not None:
+                doc["trace.id"], doc["span.id"] = ids
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRS:
+                doc[key] = _redact_value(key, value)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            doc["error.type"] = type(exc).__name__
+            doc["error.message"] = redact(str(exc))
+            doc["error.stack_trace"] = redact("".join(traceback.format_exception(exc)))
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines (ABB_LOG_JSON=false), still redacted and still carrying the request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = redact(super().format(record))
+        request_id = request_id_var.get()
+        return f"{line} [request_id={request_id}]" if request_id is not None else line
+
+
+def parse_levels(spec: str) -> dict[str, int]:
+    """'abb=INFO,sqlalchemy.engine=WARNING' -> {'abb': 20, 'sqlalchemy.engine': 30}; '' names the root."""
+    levels: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, level = item.rpartition("=")
+        number = logging.getLevelName(level.strip().upper())
+        if not isinstance(number, int):
+            raise ValueError(f"unknown log level {level!r} in ABB_LOG_LEVELS")
+        levels[name.strip() or ""] = number
+    return levels
+
+
+def _buffer_slot(path: Path) -> Path:
+    """One buffer file per live process: the first slot whose lock is free (held for the process's life).
+
+    Processes never share a SQLite buffer (the handler would delete each other's in-flight batches),
+    and a restarted worker takes over a slot left behind, so its events are still sent.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for slot in range(64):
+        candidate = path.with_name(f"{path.stem}.{slot}{path.suffix}")
+        lock = open(candidate.with_suffix(candidate.suffix + ".lock"), "a")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        _held_locks.append(lock)
+        return candidate
+    raise RuntimeError(f"no free Logstash buffer slot next to {path}")
+
+
+_held_locks: list[IO[str]] = []
+_installed: list[logging.Handler] = []
+
+
+def logstash_handler(settings: Settings, formatter: logging.Formatter) -> logging.Handler:
+    from logstash_async.handler import AsynchronousLogstashHandler
+
+    buffer = settings.logstash_buffer_path or settings.var_dir / "logstash-buffer.sqlite3"
+    handler = AsynchronousLogstashHandler(
+        settings.logstash_host,
+        settings.logstash_port,
+        database_path=str(_buffer_slot(Path(buffer))),
+        transport="logstash_async.transport.TcpTransport",
+    )
+    handler.setFormatter(formatter)
+    return handler
+
+
+def configure_logging(settings: Settings, stream: IO[str] | None = None, root_level: int | str | None = None) -> None:
+    """Install the JSON handler (and the Logstash one when configured) on the root logger.
+
+    `root_level` (a Celery worker's --loglevel) applies unless ABB_LOG_LEVELS names the root ("=LEVEL").
+    Idempotent: calling it again (tests, several apps in one process) replaces what it installed.
+    """
+    root = logging.getLogger()
+    for handler in _installed:
+        root.removeHandler(handler)
+        with contextlib.suppress(Exception):
+            handler.close()
+    _installed.clear()
+    from abb.observability.tracing import tracing_wanted
+
+    formatter: logging.Formatter
+    if settings.log_json:
+        formatter = EcsJsonFormatter(settings.service_name, settings.env, with_tracing=tracing_wanted(settings))
+    else:
+        formatter = PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler(stream or sys.stdout)
+    console.setFormatter(formatter)
+    _installed.append(console)
+    if settings.logstash_host:
+        _installed.append(logstash_handler(settings, formatter))
+    for handler in _installed:
+        root.addHandler(handler)
+    levels = parse_levels(settings.log_levels)
+    root.setLevel(levels.pop("", root_level or logging.INFO))
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    # uvicorn's own handlers would print plain text next to ours: route its records to the root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+
+
+def flush_logs() -> None:
+    for handler in _installed:
+        handler.flush()
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging config: no handlers of its own, so its records reach our JSON handler."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")},
+    }

@@ -1,0 +1,167 @@
+"""One pure-ASGI middleware for every HTTP request: RED metrics, request id, access log line, server span.
+
+It wraps the whole Starlette stack (outside ServerErrorMiddleware), so 500 answers are counted and the
+"unhandled error" log line still carries the request id. Labels use the matched route's template
+(`/api/v1/deals/{deal_id}`), never the raw path; paths that match no route are folded into "unmatched".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from abb.observability.logging import request_id_var
+from abb.observability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
+from abb.observability.tracing import server_tracer
+
+access_log = logging.getLogger("abb.access")
+REQUEST_ID_HEADER = b"x-request-id"
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route that handled the request, the mount path for a mounted app, else unmatched."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path_format)
+    if "app_root_path" in scope:  # a Mount (e.g. /static) matched
+        return str(scope.get("root_path") or UNMATCHED)
+    return UNMATCHED
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            if _VALID_REQUEST_ID.fullmatch(value):
+                return value.decode()
+            break
+    return uuid.uuid4().hex
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: bool = True, access_log: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_access = access_log
+        self.tracer = server_tracer()
+        # Label children, cached: `.labels()` takes a lock and builds a tuple on each call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.tracer is None:
+            await self._observe(scope, receive, send, None)
+            return
+        method = scope["method"]
+        carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        with self.tracer.start_as_current_span(
+            f"{method} request", context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
+        ) as span:
+            await self._observe(scope, receive, send, span)
+
+    async def _observe(self, scope: Scope, receive: Receive, send: Send, span: Any) -> None:
+        start = time.perf_counter()
+        request_id = _request_id(scope)
+        token = request_id_var.set(request_id)
+        status = 500
+        size = 0
+        header = (REQUEST_ID_HEADER, request_id.encode())
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        if self.metrics:
+            HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            duration = time.perf_counter() - start
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            route = route_label(scope)
+            if self.metrics:
+                HTTP_IN_FLIGHT.dec()
+                self._record(method, route, status, duration, size)
+            if span is not None and span.is_recording():
+                _describe_span(span, scope, method, route, status)
+            if self.log_access:
+                self._log(scope, method, route, status, duration, size)
+            request_id_var.reset(token)
+
+    def _record(self, method: str, route: str, status: int, duration: float, size: int) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self._counters[(method, route, status)] = HTTP_REQUESTS.labels(method, route, str(status))
+        histograms = self._histograms.get((method, route))
+        if histograms is None:
+            histograms = self._histograms[(method, route)] = (
+                HTTP_DURATION.labels(method, route),
+                HTTP_RESPONSE_SIZE.labels(method, route),
+            )
+        counter.inc()
+        histograms[0].observe(duration)
+        histograms[1].observe(size)
+
+    @staticmethod
+    def _log(scope: Scope, method: str, route: str, status: int, duration: float, size: int) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        path = scope["path"]
+        fields: dict[str, Any] = {
+            "event.dataset": "abb.access",
+            "event.duration": int(duration * 1e9),
+            "http.request.method": method,
+            "url.path": path,
+            "http.route": route,
+            "http.response.status_code": status,
+            "http.response.body.bytes": size,
+        }
+        client = scope.get("client")
+        if client:
+            fields["client.ip"] = client[0]
+        state = scope.get("state")
+        if state and "user_id" in state:
+            fields["user.id"] = str(state["user_id"])
+        level = logging.ERROR if status >= 500 else logging.INFO
+        access_log.log(level, "%s %s %d", method, path, status, extra=fields)
+
+
+def _describe_span(span: Any, scope: Scope, method: str, route: str, status: int) -> None:
+    span.update_name(f"{method} {route}")
+    span.set_attributes(
+        {
+            "http.request.method": method,
+            "http.route": route,
+            "url.path": scope["path"],
+            "http.response.status_code": status,
+        }
+    )
+    if status >= 500:
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
+
+
+def install_middleware(app: FastAPI, *, metrics: bool, access_log: bool) -> None:
+    """Wrap the app's whole middleware stack (Starlette builds it on the first request)."""
+    build = app.build_middleware_stack
+
+    def build_observed_stack() -> ASGIApp:
+        return ObservabilityMiddleware(build(), metrics=metrics, access_log=access_log)
+
+    app.build_middleware_stack = build_observed_stack  # type: ignore[method-assign]

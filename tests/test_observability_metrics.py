@@ -1,0 +1,234 @@
+"""Prometheus metrics: route templates, the /metrics guard, every contract family, page timings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from abb.observability.frontend import KNOWN_PAGES
+from tests.factories import PASSWORD, assert_problem
+from tests.fixtures_observability import LOOPBACK, family_names, metric_samples, sample
+from tests.harness.services import free_port, wait_for_port
+
+GIULIA = {"email": "giulia.metrics@example.it", "password": PASSWORD, "full_name": "Giulia Rossi", "role": "sme"}
+
+# docs/observability.md and the alert rules read exactly these families.
+CONTRACT_FAMILIES = {
+    "abb_http_requests",
+    "abb_http_request_duration_seconds",
+    "abb_http_requests_in_flight",
+    "abb_http_response_size_bytes",
+    "abb_db_query_duration_seconds",
+    "abb_db_pool_size",
+    "abb_db_pool_checked_out",
+    "abb_db_pool_overflow",
+    "abb_db_pool_wait_seconds",
+    "abb_db_up",
+    "abb_celery_task_duration_seconds",
+    "abb_celery_task_failures",
+    "abb_celery_task_retries",
+    "abb_cache_requests",
+    "abb_active_users",
+    "abb_deals",
+    "abb_frontend_page_load_seconds",
+    "abb_build_info",
+    "abb_host_cpu_usage_ratio",
+    "abb_host_memory_usage_ratio",
+    "abb_host_disk_usage_ratio",
+    "abb_host_disk_io_bytes",
+    "abb_user_registrations",
+    "abb_matches_created",
+    "abb_matches_accepted",
+    "abb_deals_created",
+    "abb_transaction_value",
+    "abb_payments_failed",
+    "abb_payment_retries",
+    "abb_revenue",
+    "abb_course_enrollments",
+    "process_cpu_seconds",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+}
+
+
+def scrape(client: TestClient) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def _drive(app: FastAPI, requests: list[tuple[str, str]]) -> list[int]:
+    """Call the ASGI app directly: 10,000 requests in seconds, through the full middleware stack."""
+    statuses = []
+    for method, path in requests:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "https",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver")],
+            "client": LOOPBACK,
+            "server": ("testserver", 443),
+        }
+        await app(scope, receive, send)
+        statuses.append(sent[0]["status"])
+    return statuses
+
+
+def test_route_templates_not_raw_paths_and_unknown_paths_folded(make_obs_app):
+    app = make_obs_app(access_log=False)
+    with TestClient(app, client=LOOPBACK) as client:
+        before = scrape(client)
+        ids = range(1, 10_001)
+        statuses = asyncio.run(_drive(app, [("GET", f"/api/v1/smes/{i}") for i in ids]))
+        unknown = asyncio.run(_drive(app, [("GET", f"/no/such/page/{i}") for i in range(200)]))
+        after = scrape(client)
+    assert set(statuses) == {401} and set(unknown) == {404}
+    route = "/api/v1/smes/{profile_id}"
+    assert sample(after, "abb_http_requests_total", method="GET", route=route, status="401") - sample(
+        before, "abb_http_requests_total", method="GET", route=route, status="401"
+    ) == len(ids)
+    assert sample(after, "abb_http_requests_total", method="GET", route="unmatched", status="404") - sample(
+        before, "abb_http_requests_total", method="GET", route="unmatched", status="404"
+    ) == len(unknown)
+    routes = {dict(labels).get("route") for (_name, labels) in metric_samples(after)}
+    assert not any(r and ("/smes/1" in r or "/no/such" in r) for r in routes), "a raw path became a label"
+    counts = [
+        key
+        for key in metric_samples(after)
+        if key[0] == "abb_http_request_duration_seconds_count" and route in str(key)
+    ]
+    assert len(counts) == 1  # 10,000 ids, one series
+
+
+def test_metrics_not_public_outside_allow_list_or_without_token(make_obs_app):
+    with TestClient(make_obs_app(), client=("203.0.113.9", 40000)) as outsider:
+        assert_problem(outsider.get("/metrics"), 403, "forbidden")
+    with TestClient(make_obs_app(), client=LOOPBACK) as local:
+        assert "abb_http_requests_total" in scrape(local)
+    token_app = make_obs_app(metrics_token="scrape-token-0123456789", metrics_allow=[])
+    with TestClient(token_app, client=LOOPBACK) as client:
+        assert_problem(client.get("/metrics"), 403)  # loopback alone is no longer enough
+        assert_problem(client.get("/metrics", headers={"Authorization": "Bearer wrong-token"}), 403)
+        ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+        assert ok.status_code == 200 and "abb_build_info" in ok.text
+
+
+def test_metrics_on_a_separate_port(make_obs_app):
+    port = free_port()
+    with TestClient(make_obs_app(metrics_port=port), client=LOOPBACK) as client:
+        assert_problem(client.get("/metrics"), 404)
+        client.get("/health/live")
+        wait_for_port(port)
+        separate = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert separate.status_code == 200
+    assert "abb_http_requests_total" in separate.text
+
+
+def test_every_contract_family_after_traffic(make_obs_app):
+    app = make_obs_app()
+    with TestClient(app, base_url="https://testserver", client=LOOPBACK) as client:
+        before = scrape(client)
+        assert client.post("/api/v1/auth/register", json=GIULIA).status_code == 201
+        tokens = client.post("/api/v1/auth/login", json={"email": GIULIA["email"], "password": PASSWORD}).json()
+        assert (
+            client.get("/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200
+        )
+        client.get("/no/such/page")
+        assert client.post("/api/v1/rum", json={"page": "dashboard", "load_ms": 850}).status_code == 204
+        after = scrape(client)
+    missing = CONTRACT_FAMILIES - family_names(after)
+    assert not missing, f"families missing from /metrics: {sorted(missing)}"
+    assert (
+        sample(after, "abb_user_registrations_total", role="sme")
+        - sample(before, "abb_user_registrations_total", role="sme")
+        == 1
+    )
+    assert sample(after, "abb_db_up") == 1
+    assert sample(after, "abb_active_users", window="24h") >= 1
+    assert sample(after, "abb_active_users", window="7d") >= sample(after, "abb_active_users", window="24h")
+    for state in ("draft", "awaiting_payment", "paid", "settled", "cancelled", "failed", "refunded"):
+        assert (("abb_deals", frozenset({("state", state)}))) in metric_samples(after)
+    assert sample(after, "abb_db_query_duration_seconds_count", statement="insert") > sample(
+        before, "abb_db_query_duration_seconds_count", statement="insert"
+    )
+    assert sample(after, "abb_db_query_duration_seconds_count", statement="select") > sample(
+        before, "abb_db_query_duration_seconds_count", statement="select"
+    )
+    assert sample(after, "abb_db_pool_size") >= 1
+    assert sample(after, "abb_db_pool_wait_seconds_count") > sample(before, "abb_db_pool_wait_seconds_count")
+    assert sample(after, "abb_http_requests_in_flight") >= 1  # the scrape itself
+    assert 0 <= sample(after, "abb_host_memory_usage_ratio") <= 1
+    assert sample(after, "abb_host_disk_io_bytes_total", direction="read") > 0
+    assert sample(after, "process_resident_memory_bytes") > 0
+    build = [labels for (name, labels) in metric_samples(after) if name == "abb_build_info"]
+    assert len(build) == 1 and dict(build[0])["version"]
+
+
+def test_host_collector_can_be_turned_off(make_obs_app):
+    with TestClient(make_obs_app(host_metrics=False), client=LOOPBACK) as client:
+        text = scrape(client)
+    assert "abb_host_cpu_usage_ratio" not in text
+    assert "abb_db_up" in text
+
+
+def test_page_timings_are_bounded_and_validated(make_obs_app):
+    assert {"home", "dashboard", "login"} <= KNOWN_PAGES
+    with TestClient(make_obs_app(), client=LOOPBACK) as client:
+        before = scrape(client)
+        assert client.post("/api/v1/rum", json={"page": "login", "load_ms": 1500}).status_code == 204
+        for i in range(20):
+            assert client.post("/api/v1/rum", json={"page": f"made-up-{i}", "load_ms": 100}).status_code == 204
+        for bad in (
+            {"page": "login", "load_ms": -1},
+            {"page": "login", "load_ms": 0},
+            {"page": "login", "load_ms": 10**9},
+            {"page": "Login Page!", "load_ms": 100},
+            {"page": "x" * 65, "load_ms": 100},
+            {"page": "login", "load_ms": 100, "user": "someone"},
+            {"page": "login"},
+        ):
+            assert_problem(client.post("/api/v1/rum", json=bad), 422)
+        assert_problem(
+            client.post("/api/v1/rum", content=b"{", headers={"Content-Type": "application/json"}),
+            400,
+            "malformed-json",
+        )
+        assert_problem(
+            client.post("/api/v1/rum", content=b"x" * 2_000_000, headers={"Content-Type": "application/json"}), 413
+        )
+        after = scrape(client)
+    count = "abb_frontend_page_load_seconds_count"
+    assert sample(after, count, page="login") - sample(before, count, page="login") == 1
+    assert sample(after, count, page="other") - sample(before, count, page="other") == 20
+    assert (
+        sample(after, "abb_frontend_page_load_seconds_bucket", page="login", le="2.0")
+        - sample(before, "abb_frontend_page_load_seconds_bucket", page="login", le="2.0")
+        == 1
+    )
+    assert not any("made-up" in str(labels) for (_n, labels) in metric_samples(after))
+
+
+def test_pages_post_their_navigation_timing(make_obs_app):
+    with TestClient(make_obs_app(), client=LOOPBACK) as client:
+        page = client.get("/login")
+    assert page.status_code == 200
+    assert 'data-page="login"' in page.text
+    assert 'navigator.sendBeacon("/api/v1/rum"' in page.text
