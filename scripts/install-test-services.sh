@@ -6,6 +6,7 @@ set -euo pipefail
 # binary-to-check package-name
 WANTED=(
   "/usr/lib/postgresql/15/bin/initdb postgresql"
+  "/usr/bin/redis-server redis-server"
 )
 
 missing=()

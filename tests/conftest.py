@@ -21,7 +21,13 @@ from abb.core.http import get_session
 from abb.core.migrate import upgrade
 from tests.harness.services import PostgresServer, unavailable
 
-pytest_plugins = ["tests.fixtures_uploads"]
+pytest_plugins = [
+    "tests.fixtures_uploads",
+    "tests.fixtures_monitoring",
+    "tests.fixtures_redis",
+    "tests.fixtures_deals",
+    "tests.fixtures_observability",
+]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,8 +24,14 @@ def serve(
     import uvicorn
 
     from abb.core.config import get_settings
+    from abb.observability.logging import configure_logging, uvicorn_log_config
+    from abb.observability.metrics import prepare_multiprocess_dir
 
-    get_settings()  # fail fast on an unsafe production configuration, before forking workers
+    settings = get_settings()  # fail fast on an unsafe production configuration, before forking workers
+    configure_logging(settings)
+    if workers > 1:
+        # Each worker writes its metric values here; /metrics adds them up (prometheus_client multiprocess).
+        prepare_multiprocess_dir(settings.var_dir / f"prometheus-{port}")
     uvicorn.run(
         "abb.app:create_app",
         factory=True,
@@ -33,7 +40,8 @@ def serve(
         workers=workers,
         reload=reload,
         proxy_headers=True,
-        access_log=False,
+        access_log=False,  # abb.observability writes one JSON access line per request
+        log_config=uvicorn_log_config() if settings.log_json else uvicorn.config.LOGGING_CONFIG,
     )
 
 
@@ -98,6 +106,92 @@ def create_admin(
     finally:
         db.dispose()
     typer.echo(f"administrator {user.email} created (id {user.id})")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Tasks run at the same time")] = 2,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo")] = "prefork",
+    beat: Annotated[
+        bool, typer.Option("--beat", help="Also run the scheduler (nightly recompute); in one worker only")
+    ] = False,
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+) -> None:
+    """Run a Celery worker for the background tasks (needs ABB_REDIS_URL or ABB_CELERY_BROKER_URL)."""
+    from abb.core.config import get_settings
+
+    if pool not in ("prefork", "threads", "solo"):
+        raise typer.BadParameter("choose prefork, threads or solo", param_hint="--pool")
+    settings = get_settings()
+    if not settings.resolved_celery_broker_url:
+        typer.echo(
+            "error: set ABB_REDIS_URL (or ABB_CELERY_BROKER_URL); without it tasks run inside `abb serve`", err=True
+        )
+        raise typer.Exit(2)
+    if pool == "prefork" and settings.worker_metrics_port:
+        # Pool processes write metric values here for ABB_WORKER_METRICS_PORT to add up; it must be set
+        # before prometheus_client is first imported (abb.tasks imports it).
+        import os
+        import tempfile
+
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="abb-worker-metrics-"))
+    from abb.tasks.celery_app import celery_app
+
+    argv = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}"]
+    if beat:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
+    celery_app.worker_main(argv)
+
+
+ci_app = typer.Typer(help="Continuous integration: report a run's figures to the monitoring stack.")
+app.add_typer(ci_app, name="ci")
+
+
+@ci_app.command("report")
+def ci_report(
+    gateway: Annotated[str, typer.Option(envvar="ABB_PUSHGATEWAY_URL", help="Pushgateway address")],
+    build_seconds: Annotated[float | None, typer.Option(min=0, help="Wall time of the run")] = None,
+    success: Annotated[bool | None, typer.Option("--success/--failure", help="How the run ended")] = None,
+    junit: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="pytest --junitxml")] = None,
+    coverage_xml: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Cobertura XML")] = None,
+    lint_report: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="ruff check --output-format=json")
+    ] = None,
+    security_findings: Annotated[int | None, typer.Option(min=0)] = None,
+    deployment: Annotated[str | None, typer.Option(help="Outcome of a deployment: success or failure")] = None,
+    benchmark: Annotated[
+        list[str] | None, typer.Option(help="NAME=RATIO against the same run's baseline; repeatable")
+    ] = None,
+) -> None:
+    """Push this CI run's figures (build, tests, coverage, findings, deployment, benchmarks) to the Pushgateway."""
+    from abb.ops import ci_report as report
+
+    if deployment not in (None, "success", "failure"):
+        raise typer.BadParameter("must be success or failure", param_hint="--deployment")
+    ratios: dict[str, float] = {}
+    for item in benchmark or []:
+        name, _, value = item.partition("=")
+        try:
+            ratios[name.strip()] = float(value)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{item!r} is not NAME=RATIO", param_hint="--benchmark") from exc
+    figures = report.CiFigures(
+        build_seconds=build_seconds,
+        succeeded=success,
+        tests=report.read_junit(junit) if junit else {},
+        coverage_ratio=report.read_cobertura_coverage(coverage_xml) if coverage_xml else None,
+        lint_findings=report.read_ruff_findings(lint_report) if lint_report else None,
+        security_findings=security_findings,
+        deployment=deployment,  # type: ignore[arg-type]
+        benchmark_ratios=ratios,
+    )
+    try:
+        report.push(gateway, figures)
+    except OSError as exc:
+        typer.echo(f"error: could not push to the Pushgateway: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"pushed CI figures to {gateway} (job {report.JOB})")
 
 
 if __name__ == "__main__":

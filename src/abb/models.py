@@ -10,6 +10,9 @@ DOMAIN_MODEL_MODULES = (
     "abb.matching.models",
     "abb.training.models",
     "abb.uploads.models",
+    "abb.core.idempotency",
+    "abb.deals.models",
+    "abb.notifications.models",
 )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -15,6 +16,7 @@ from abb.companies.schemas import (
     SmeProfileUpdate,
 )
 from abb.companies.taxonomy import CountryCode, LanguageCode, SectorCode
+from abb.core.cache import PARTNER_DIRECTORY_CACHE, get_cache
 from abb.core.errors import NotFound
 from abb.core.http import IdPath, Page, PageDep, SessionDep
 from abb.core.openapi import problem_responses
@@ -96,22 +98,22 @@ def list_partners(
     language: LanguageCode | None = None,
     q: SearchText = None,
 ) -> Page[PartnerProfileOut]:
-    items, total = service.list_profiles(
-        session,
-        kind=service.PARTNER,
-        sector=sector,
-        country=country,
-        language=language,
-        q=q,
-        limit=page.limit,
-        offset=page.offset,
-    )
-    return Page[PartnerProfileOut](
-        items=[PartnerProfileOut.model_validate(p) for p in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    filters = {"sector": sector, "country": country, "language": language, "q": q}
+
+    def load() -> Page[PartnerProfileOut]:
+        items, total = service.list_profiles(
+            session, kind=service.PARTNER, **filters, limit=page.limit, offset=page.offset
+        )
+        return Page[PartnerProfileOut](
+            items=[PartnerProfileOut.model_validate(p) for p in items],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    # Every signed-in user sees the same directory, so one cache entry serves them all.
+    key = json.dumps([filters, page.limit, page.offset])
+    return get_cache().fetch(PARTNER_DIRECTORY_CACHE, key, load, Page[PartnerProfileOut])
 
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerProfileOut, responses=WRITE_ERRORS)

@@ -12,7 +12,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
+from abb.core.cache import PARTNER_DIRECTORY_CACHE, get_cache
 from abb.core.errors import Conflict, Forbidden, NotFound
+from abb.tasks import RECOMPUTE_PROFILE_MATCHES
+from abb.tasks.dispatch import enqueue
 
 Profile = SmeProfile | PartnerProfile
 
@@ -67,6 +70,7 @@ def create_profile(session: Session, *, kind: ProfileKind, owner: User, data: di
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(f"This {kind.label} conflicts with an existing one (VAT number or owner).") from exc
+    _after_save(session, kind, profile)
     return profile
 
 
@@ -90,7 +94,15 @@ def update_profile(
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(f"This change conflicts with another {kind.label}.") from exc
+    _after_save(session, kind, profile)
     return profile
+
+
+def _after_save(session: Session, kind: ProfileKind, profile: Profile) -> None:
+    """After the commit: the directory shows the change, and the profile's matches are recomputed in the background."""
+    if kind is PARTNER:
+        get_cache().invalidate(PARTNER_DIRECTORY_CACHE)
+    enqueue(session, RECOMPUTE_PROFILE_MATCHES, kind.role.value, profile.id)
 
 
 def _json_list_contains(column: InstrumentedAttribute[Any], code: str) -> Any:

@@ -6,6 +6,7 @@ production refuses to start with anything that is only safe on a laptop.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -46,6 +47,42 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("var/uploads")
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
 
+    # Deals and payments (src/abb/deals, src/abb/payments).
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    payment_max_retries: int = Field(default=4, ge=0, le=20)
+    payment_retry_base_seconds: float = Field(default=60.0, ge=0)
+    idempotency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    platform_fee_percent: Decimal = Field(default=Decimal("2.0"), ge=0, le=50)
+    platform_bank_account_name: str = "Africa Business Bridge S.r.l."
+    platform_bank_name: str = "Banca Demo S.p.A."
+    platform_bank_iban: str = "IT60X0542811101000000123456"
+    platform_bank_bic: str = "BDEMITMMXXX"
+
+    # Observability (docs/observability.md): metrics, logs, tracing, health checks.
+    metrics_enabled: bool = True
+    # /metrics guard: a bearer token, an address allow-list (CIDRs), and/or a separate port (0 = none).
+    metrics_token: SecretStr | None = None
+    metrics_allow: list[str] = ["127.0.0.0/8", "::1/128"]
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    host_metrics: bool = True
+    metrics_cache_seconds: float = Field(default=15.0, ge=0)
+    access_log: bool = True
+    log_json: bool = True
+    log_levels: str = "abb=INFO,sqlalchemy.engine=WARNING,uvicorn=INFO"
+    db_slow_query_seconds: float = Field(default=0.5, gt=0)
+    logstash_host: str = ""
+    logstash_port: int = Field(default=5959, ge=1, le=65535)
+    logstash_buffer_path: Path | None = None
+    tracing_enabled: bool | None = None  # None: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    health_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    redis_url: str = ""
+    git_commit: str = ""
+
     # Matching (src/abb/matching/engine.py): each factor's weight (relative; they need not add up to 100),
     # how many suggestions to store per profile, and the lowest score worth suggesting.
     matching_weight_sector: float = Field(default=30.0, ge=0, le=100)
@@ -57,6 +94,37 @@ class Settings(BaseSettings):
     matching_weight_activity: float = Field(default=5.0, ge=0, le=100)
     matching_top_n: int = Field(default=20, ge=1, le=200)
     matching_min_score: float = Field(default=20.0, ge=0, le=100)
+
+    # Background work and cache (src/abb/tasks/, src/abb/core/cache.py). `redis_url` (above) empty means
+    # the embedded mode: tasks run in-process and nothing is cached. Broker and result backend default to it.
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
+    # A task not acknowledged this long after delivery (worker killed) is handed to another worker;
+    # it must exceed the longest task run (task_time_limit_seconds).
+    celery_visibility_timeout: int = Field(default=3600, ge=1)
+    task_time_limit_seconds: int = Field(default=600, ge=1)
+    task_soft_time_limit_seconds: int = Field(default=540, ge=1)
+    cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
+    smtp_host: str = ""  # empty: no e-mail is sent (embedded mode); notifications are logged as skipped
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "Africa Business Bridge <no-reply@africabusinessbridge.example>"
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Monitoring (docs/monitoring.md): the live alert tests make requests fail on demand (X-Abb-Fault: error).
+    # Honoured only when env is "test"; production refuses to start with it.
+    fault_injection: bool = False
+
+    @property
+    def resolved_celery_broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def resolved_celery_result_backend(self) -> str:
+        return self.celery_result_backend or self.redis_url
 
     @property
     def resolved_database_url(self) -> str:
@@ -84,6 +152,8 @@ class Settings(BaseSettings):
             problems.append("ABB_GCS_BUCKET must name the bucket when ABB_STORAGE_BACKEND is gcs")
         if not self.cookie_secure:
             problems.append("ABB_COOKIE_SECURE must stay true")
+        if self.fault_injection:
+            problems.append("ABB_FAULT_INJECTION is for tests only")
         if problems:
             # The message names the settings, never their values.
             raise ValueError("refusing to start in production: " + "; ".join(problems))

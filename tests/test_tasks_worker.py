@@ -1,0 +1,157 @@
+"""Real Celery workers (`abb worker` subprocesses) against a real Redis, a real PostgreSQL and a real SMTP server.
+
+The workers read a database of their own whose commits are real: they cannot see a test's rolled-back
+transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from abb.accounts.models import Role
+from abb.core.config import get_settings
+from abb.matching import service as matching
+from abb.matching.models import Match
+from abb.notifications.models import MatchNotification
+from abb.observability.logging import request_id_var
+from abb.tasks import NOTIFY_NEW_MATCHES, RECOMPUTE_PROFILE_MATCHES
+from abb.tasks.dispatch import enqueue
+from tests.factories import make_partner, make_sme, make_user
+from tests.fixtures_redis import CeleryWorker, Mailbox
+
+pytestmark = pytest.mark.postgres
+VISIBILITY_TIMEOUT = 2  # seconds before Redis hands an unacknowledged task to another worker
+
+
+def _worker_env(database_url: str, redis_url: str, smtp_port: int) -> dict[str, str]:
+    return {
+        "ABB_DATABASE_URL": database_url,
+        "ABB_REDIS_URL": redis_url,
+        "ABB_SMTP_HOST": "127.0.0.1",
+        "ABB_SMTP_PORT": str(smtp_port),
+        "ABB_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "ABB_PUBLIC_BASE_URL": "https://abb.example",
+    }
+
+
+def _seed(session: Session) -> tuple[int, list[int]]:
+    """One SME and three partners, two of which fit it (same sector, its target country)."""
+    sme = make_sme(session, owner=make_user(session, Role.SME, email="sme-owner@example.com"))
+    fitting = [
+        make_partner(session, owner=make_user(session, Role.PARTNER, email=f"partner{n}@example.com")) for n in range(2)
+    ]
+    make_partner(
+        session,
+        organization_name="Addis Textile Mills",
+        country="ET",
+        city="Addis Ababa",
+        sectors=["textiles"],
+        services="Cotton spinning and garment export",
+        languages=["am"],
+    )
+    return sme.id, [p.id for p in fitting]
+
+
+def _count(session: Session, model: type[Match] | type[MatchNotification]) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+def test_profile_recompute_end_to_end_on_a_worker(
+    committed_database: tuple[str, Engine],
+    committed_session: Session,
+    redis_env: redis.Redis,
+    smtp_server: tuple[Mailbox, int],
+    start_worker: Callable[[dict[str, str]], CeleryWorker],
+) -> None:
+    mailbox, smtp_port = smtp_server
+    sme_id, fitting_partner_ids = _seed(committed_session)
+    worker = start_worker(_worker_env(committed_database[0], get_settings().redis_url, smtp_port))
+
+    token = request_id_var.set("req-e2e-1")
+    try:
+        enqueue(committed_session, RECOMPUTE_PROFILE_MATCHES, "sme", sme_id)
+    finally:
+        request_id_var.reset(token)
+
+    # The SME and each fitting partner get one e-mail each.
+    messages = mailbox.wait_for(3)
+    matches = list(committed_session.scalars(select(Match).where(Match.sme_id == sme_id)).unique())
+    assert sorted(m.partner_id for m in matches) == sorted(fitting_partner_ids)
+    by_recipient = {m["To"]: m for m in messages}
+    assert set(by_recipient) == {"sme-owner@example.com", "partner0@example.com", "partner1@example.com"}
+    sme_mail = by_recipient["sme-owner@example.com"]
+    assert sme_mail["Subject"] == "2 new matches on Africa Business Bridge"
+    body = sme_mail.get_content()
+    for match in matches:
+        assert f"https://abb.example/matches/{match.id}" in body
+        assert match.sme_explanation in body
+    assert _count(committed_session, MatchNotification) == 4  # 2 matches x 2 parties
+    worker.wait_for_log("succeeded", count=2)  # recompute, then notify
+    # The task's log lines carry the id of the request that enqueued it.
+    recompute_lines = [line for line in worker.json_lines() if line["message"].startswith("recomputed matches")]
+    assert [line.get("http.request.id") for line in recompute_lines] == ["req-e2e-1"]
+
+    # Running the same work again is harmless: nothing new is stored or sent.
+    enqueue(committed_session, RECOMPUTE_PROFILE_MATCHES, "sme", sme_id)
+    enqueue(committed_session, NOTIFY_NEW_MATCHES, [m.id for m in matches])
+    worker.wait_for_log("succeeded", count=4)
+    assert len(mailbox.received()) == 3
+    assert _count(committed_session, Match) == 2
+    assert _count(committed_session, MatchNotification) == 4
+
+
+def test_a_task_survives_its_worker_being_killed(
+    committed_database: tuple[str, Engine],
+    committed_session: Session,
+    redis_env: redis.Redis,
+    smtp_server: tuple[Mailbox, int],
+    start_worker: Callable[[dict[str, str]], CeleryWorker],
+) -> None:
+    mailbox, smtp_port = smtp_server
+    sme_id, _ = _seed(committed_session)
+    match_ids = matching.recompute_for_profile(
+        committed_session, role=Role.SME, profile_id=sme_id, settings=get_settings()
+    )
+    assert len(match_ids) == 2
+    env = _worker_env(committed_database[0], get_settings().redis_url, smtp_port)
+    first = start_worker(env)
+
+    mailbox.hold_next()  # the mail server sits on the first message: the task is mid-run
+    enqueue(committed_session, NOTIFY_NEW_MATCHES, match_ids)
+    assert mailbox.held.wait(timeout=30), "the worker never started sending"
+    delivered_at = time.monotonic()
+    first.kill()
+    assert mailbox.received() == []
+    assert _count(committed_session, MatchNotification) == 0
+    assert redis_env.hlen("unacked") == 1  # the message is still Redis's, not lost with the worker
+
+    # A new worker takes the unacknowledged message once the visibility timeout has passed.
+    time.sleep(max(0.0, VISIBILITY_TIMEOUT + 0.5 - (time.monotonic() - delivered_at)))
+    second = start_worker(env)
+    messages = mailbox.wait_for(3)
+    second.wait_for_log("succeeded", count=1)
+    assert sorted(m["To"] for m in messages) == [
+        "partner0@example.com",
+        "partner1@example.com",
+        "sme-owner@example.com",
+    ]
+    assert _count(committed_session, MatchNotification) == 4
+    assert second.log().count("succeeded") == 1
+    _wait_until(lambda: redis_env.hlen("unacked") == 0, timeout=10, what="the redelivered task being acknowledged")
+    assert len(mailbox.received()) == 3  # exactly once
