@@ -1,0 +1,245 @@
+"""Deal pages: list and new-deal form, deal detail (instructions, history, actions), admin reconciliation.
+
+Forms that create or pay carry a one-time `idempotency_key`, so a double-clicked or resubmitted form
+has one effect, like the API's Idempotency-Key header.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from abb.accounts.deps import SettingsDep
+from abb.accounts.models import Role, User
+from abb.core.errors import AppError, Forbidden
+from abb.core.http import IdPath, SessionDep
+from abb.core.idempotency import request_fingerprint, run_idempotent
+from abb.deals import service
+from abb.deals.models import ProviderName
+from abb.deals.money import Currency, format_amount
+from abb.deals.schemas import DealIn, ReconciliationIn
+from abb.payments.bank_transfer import display_reference
+from abb.web.forms import validate_form
+from abb.web.router import CSRF_FIELD, WebUser, _login_redirect, checked_form, render
+
+router = APIRouter(include_in_schema=False)
+IDEMPOTENCY_FIELD = "idempotency_key"
+DEAL_FIELDS = ("match_id", "description", "currency", "amount", "due_date")
+RECONCILE_FIELDS = ("reference", "currency", "amount", "bank_transaction_id")
+
+
+def _values(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: str(form.get(name, "")).strip()[:2000] for name in names}
+
+
+def _once(request: Request, session: SessionDep, user: User, form: FormData, settings: SettingsDep, act: Any) -> str:
+    """Run `act` (returning the page to go to) at most once per form key; return where to go."""
+    key = str(form.get(IDEMPOTENCY_FIELD, ""))[:255] or None
+    body = {k: str(v) for k, v in form.items() if k not in (CSRF_FIELD, IDEMPOTENCY_FIELD)}
+    _status, answer, _replayed = run_idempotent(
+        session,
+        user_id=user.id,
+        key=key,
+        fingerprint=request_fingerprint("POST", request.url.path, body),
+        action=lambda: (303, {"location": act()}),
+        wait_seconds=settings.idempotency_wait_seconds,
+    )
+    return str(answer["location"])
+
+
+def _deals_page(
+    request: Request,
+    user: User,
+    session: SessionDep,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    deals, total = service.list_deals(session, user=user, state=None, limit=100, offset=0)
+    matches = service.connected_matches(session, user=user) if user.role != Role.ADMIN else []
+    return render(
+        request,
+        "deals.html",
+        {
+            "user": user,
+            "deals": deals,
+            "total": total,
+            "matches": matches,
+            "currencies": [c.value for c in Currency],
+            "values": values or {},
+            "errors": errors or {},
+            "form_key": secrets.token_urlsafe(16),
+            "fmt": format_amount,
+        },
+        status=status,
+    )
+
+
+@router.get("/deals", response_class=HTMLResponse)
+def deals_page(request: Request, user: WebUser, session: SessionDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    return _deals_page(request, user, session)
+
+
+@router.post("/deals", response_class=HTMLResponse)
+async def deal_create(request: Request, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    form = await checked_form(request)
+    values = _values(form, DEAL_FIELDS)
+    parsed, errors = validate_form(DealIn, dict(values))
+    if parsed is not None:
+        assert isinstance(parsed, DealIn)
+
+        def create() -> str:
+            deal = service.create_deal(
+                session,
+                user=user,
+                match_id=parsed.match_id,
+                description=parsed.description,
+                amount_minor=parsed.amount_minor,
+                currency=parsed.currency,
+                due_date=parsed.due_date,
+            )
+            return f"/deals/{deal.id}"
+
+        try:
+            return RedirectResponse(_once(request, session, user, form, settings, create), status_code=303)
+        except AppError as exc:
+            return _deals_page(request, user, session, values=values, errors={"form": exc.detail}, status=exc.status)
+    return _deals_page(request, user, session, values=values, errors=errors, status=422)
+
+
+@router.get("/deals/{deal_id}", response_class=HTMLResponse)
+def deal_page(request: Request, deal_id: IdPath, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    deal = service.get_deal(session, deal_id=deal_id, user=user)
+    side = service.side_of(deal, user)
+    return render(
+        request,
+        "deal_detail.html",
+        {
+            "user": user,
+            "deal": deal,
+            "side": side,
+            "history": service.history(session, deal=deal),
+            "instructions": service.payment_instructions(deal, settings),
+            "reference": display_reference(deal.payment_reference),
+            "can_pay": side == "sme" and deal.state.value in ("draft", "failed"),
+            "can_cancel": (side is not None or user.role == Role.ADMIN)
+            and deal.received_minor == 0
+            and deal.state.value in ("draft", "awaiting_payment", "failed"),
+            "can_settle": user.role == Role.ADMIN and deal.state.value == "paid",
+            "form_key": secrets.token_urlsafe(16),
+            "fmt": format_amount,
+        },
+    )
+
+
+@router.post("/deals/{deal_id}/pay")
+async def deal_pay(
+    request: Request, deal_id: IdPath, user: WebUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    form = await checked_form(request)
+
+    def pay() -> str:
+        service.pay(session, deal_id=deal_id, user=user, provider_name=ProviderName.BANK_TRANSFER, settings=settings)
+        return f"/deals/{deal_id}"
+
+    return RedirectResponse(_once(request, session, user, form, settings, pay), status_code=303)
+
+
+@router.post("/deals/{deal_id}/cancel")
+async def deal_cancel(request: Request, deal_id: IdPath, user: WebUser, session: SessionDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    form = await checked_form(request)
+    reason = str(form.get("reason", "")).strip()[:500] or None
+    service.cancel(session, deal_id=deal_id, user=user, reason=reason)
+    return RedirectResponse(f"/deals/{deal_id}", status_code=303)
+
+
+@router.post("/deals/{deal_id}/settle")
+async def deal_settle(
+    request: Request, deal_id: IdPath, user: WebUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    await checked_form(request)
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only an admin settles deals.")
+    service.settle(session, deal_id=deal_id, admin=user, settings=settings)
+    return RedirectResponse(f"/deals/{deal_id}", status_code=303)
+
+
+def _reconcile_page(
+    request: Request,
+    user: User,
+    session: SessionDep,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    result: service.Reconciliation | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "admin_reconcile.html",
+        {
+            "user": user,
+            "awaiting": service.awaiting_bank_transfers(session),
+            "currencies": [c.value for c in Currency],
+            "values": values or {},
+            "errors": errors or {},
+            "result": result,
+            "fmt": format_amount,
+            "display_reference": display_reference,
+        },
+        status=status,
+    )
+
+
+@router.get("/admin/reconcile", response_class=HTMLResponse)
+def reconcile_page(request: Request, user: WebUser, session: SessionDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only admins reconcile bank transfers.")
+    return _reconcile_page(request, user, session)
+
+
+@router.post("/admin/reconcile", response_class=HTMLResponse)
+async def reconcile_submit(request: Request, user: WebUser, session: SessionDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    form = await checked_form(request)
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only admins reconcile bank transfers.")
+    values = _values(form, RECONCILE_FIELDS)
+    parsed, errors = validate_form(ReconciliationIn, dict(values))
+    if parsed is not None:
+        assert isinstance(parsed, ReconciliationIn)
+        try:
+            result = service.reconcile(
+                session,
+                admin=user,
+                reference=parsed.reference,
+                amount=parsed.amount,
+                currency=parsed.currency,
+                bank_transaction_id=parsed.bank_transaction_id,
+            )
+        except AppError as exc:
+            return _reconcile_page(
+                request, user, session, values=values, errors={"form": exc.detail}, status=exc.status
+            )
+        return _reconcile_page(request, user, session, result=result)
+    return _reconcile_page(request, user, session, values=values, errors=errors, status=422)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from abb.accounts.deps import AdminUser, CurrentUser, SettingsDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
+from abb.core.openapi import problem_responses
+from abb.deals import service
+from abb.deals.models import Deal, DealState
+from abb.deals.money import format_amount
+from abb.deals.schemas import DealIn, DealOut, PayIn, PaymentOut, ReasonIn, ReconciliationIn, ReconciliationOut
+
+router = APIRouter(prefix="/api/v1", tags=["deals"])
+IDEMPOTENT_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
+CHANGE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+
+
+def deal_out(session: Session, deal: Deal) -> DealOut:
+    return DealOut.build(deal, service.history(session, deal=deal))
+
+
+@router.get("/deals", response_model=Page[DealOut], responses=problem_responses(401, 422))
+def list_deals(user: CurrentUser, session: SessionDep, page: PageDep, state: DealState | None = None) -> Page[DealOut]:
+    items, total = service.list_deals(session, user=user, state=state, limit=page.limit, offset=page.offset)
+    return Page[DealOut](items=[deal_out(session, d) for d in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/deals", status_code=status.HTTP_201_CREATED, response_model=DealOut, responses=IDEMPOTENT_ERRORS)
+def create_deal(
+    body: DealIn,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    def action() -> tuple[int, Any]:
+        deal = service.create_deal(
+            session,
+            user=user,
+            match_id=body.match_id,
+            description=body.description,
+            amount_minor=body.amount_minor,
+            currency=body.currency,
+            due_date=body.due_date,
+        )
+        return status.HTTP_201_CREATED, deal_out(session, deal).model_dump(mode="json")
+
+    return idempotent_response(
+        session,
+        user_id=user.id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        action=action,
+        wait_seconds=settings.idempotency_wait_seconds,
+    )
+
+
+@router.get("/deals/{deal_id}", response_model=DealOut, responses=problem_responses(401, 404, 422))
+def get_deal(deal_id: IdPath, user: CurrentUser, session: SessionDep) -> DealOut:
+    return deal_out(session, service.get_deal(session, deal_id=deal_id, user=user))
+
+
+@router.post("/deals/{deal_id}/pay", response_model=PaymentOut, responses=IDEMPOTENT_ERRORS)
+def pay(
+    deal_id: IdPath,
+    body: PayIn,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    def action() -> tuple[int, Any]:
+        result = service.pay(session, deal_id=deal_id, user=user, provider_name=body.provider, settings=settings)
+        out = PaymentOut(
+            deal=deal_out(session, result.deal),
+            payment_id=result.payment.id if result.payment else None,
+            instructions=result.instructions,
+        )
+        return status.HTTP_200_OK, out.model_dump(mode="json")
+
+    return idempotent_response(
+        session,
+        user_id=user.id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        action=action,
+        wait_seconds=settings.idempotency_wait_seconds,
+    )
+
+
+@router.post("/deals/{deal_id}/cancel", response_model=DealOut, responses=CHANGE_ERRORS)
+def cancel(deal_id: IdPath, body: ReasonIn, user: CurrentUser, session: SessionDep) -> DealOut:
+    return deal_out(session, service.cancel(session, deal_id=deal_id, user=user, reason=body.reason))
+
+
+@router.post("/admin/deals/{deal_id}/settle", response_model=DealOut, responses=CHANGE_ERRORS)
+def settle(deal_id: IdPath, admin: AdminUser, session: SessionDep, settings: SettingsDep) -> DealOut:
+    return deal_out(session, service.settle(session, deal_id=deal_id, admin=admin, settings=settings))
+
+
+@router.post("/admin/deals/{deal_id}/refund", response_model=DealOut, responses=CHANGE_ERRORS)
+def refund(deal_id: IdPath, body: ReasonIn, admin: AdminUser, session: SessionDep) -> DealOut:
+    return deal_out(session, service.refund(session, deal_id=deal_id, admin=admin, reason=body.reason))
+
+
+@router.get("/admin/reconciliations", response_model=list[DealOut], responses=problem_responses(401, 403))
+def awaiting_transfers(admin: AdminUser, session: SessionDep) -> list[DealOut]:
+    """Deals waiting for a bank transfer: what an incoming transfer can be reconciled against."""
+    return [deal_out(session, d) for d in service.awaiting_bank_transfers(session)]
+
+
+@router.post(
+    "/admin/reconciliations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReconciliationOut,
+    responses=CHANGE_ERRORS,
+)
+def reconcile(body: ReconciliationIn, admin: AdminUser, session: SessionDep) -> ReconciliationOut:
+    result = service.reconcile(
+        session,
+        admin=admin,
+        reference=body.reference,
+        amount=body.amount,
+        currency=body.currency,
+        bank_transaction_id=body.bank_transaction_id,
+    )
+    return ReconciliationOut(
+        payment_id=result.payment.id,
+        outcome=result.outcome,
+        amount=format_amount(result.payment.amount_minor, result.deal.currency),
+        excess_to_refund=format_amount(result.excess_minor, result.deal.currency),
+        deal=deal_out(session, result.deal),
+    )

@@ -1,0 +1,155 @@
+"""Deal and payment API shapes. Amounts travel as decimal strings ("1250.50"), never JSON numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator
+
+from abb.deals.models import Deal, DealEvent, DealState, ProviderName
+from abb.deals.money import Currency, format_amount, parse_amount
+
+AmountText = Annotated[
+    StrictStr, Field(min_length=1, max_length=24, examples=["1250.50"], description="Decimal string in major units")
+]
+Reason = Annotated[str | None, Field(default=None, max_length=500)]
+# Bank transaction ids are printable text without spaces (e.g. "20261127-KCB-00042").
+BankTransactionId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+MAX_DUE_DAYS = 5 * 366
+
+
+def _check_amount(value: str, info: ValidationInfo) -> str:
+    currency = info.data.get("currency")
+    if isinstance(currency, Currency):  # a bad currency is reported on its own field
+        parse_amount(value, currency)
+    return value
+
+
+class DealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    match_id: int = Field(ge=1, le=2_147_483_647)
+    description: str = Field(min_length=3, max_length=2000)
+    currency: Currency
+    amount: AmountText
+    due_date: date
+
+    _amount = field_validator("amount")(_check_amount)
+
+    @field_validator("due_date")
+    @classmethod
+    def _due_date(cls, value: date) -> date:
+        today = datetime.now(UTC).date()
+        if value < today:
+            raise ValueError("must not be in the past")
+        if value > today + timedelta(days=MAX_DUE_DAYS):
+            raise ValueError("must be within five years")
+        return value
+
+    @property
+    def amount_minor(self) -> int:
+        return parse_amount(self.amount, self.currency)
+
+
+class PayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: ProviderName = ProviderName.BANK_TRANSFER
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Reason
+
+
+class ReconciliationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reference: str = Field(min_length=5, max_length=40, examples=["RF18 ABB4 K7QX 2M"])
+    currency: Currency
+    amount: AmountText
+    bank_transaction_id: BankTransactionId
+
+    _amount = field_validator("amount")(_check_amount)
+
+
+class DealEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime = Field(validation_alias="created_at")
+    from_state: DealState | None
+    to_state: DealState
+    by: str = Field(validation_alias="actor_label")
+    reason: str
+
+
+class DealOut(BaseModel):
+    id: int
+    match_id: int
+    sme_id: int
+    partner_id: int
+    sme_name: str
+    partner_name: str
+    description: str
+    amount: str
+    currency: Currency
+    due_date: date
+    state: DealState
+    payment_reference: str
+    provider: ProviderName | None
+    received: str
+    outstanding: str
+    excess_to_refund: str
+    platform_fee: str
+    created_at: datetime
+    history: list[DealEventOut]
+
+    @classmethod
+    def build(cls, deal: Deal, events: list[DealEvent]) -> DealOut:
+        money = _money(deal)
+        return cls(
+            id=deal.id,
+            match_id=deal.match_id,
+            sme_id=deal.sme_id,
+            partner_id=deal.partner_id,
+            sme_name=deal.sme.company_name,
+            partner_name=deal.partner.organization_name,
+            description=deal.description,
+            currency=deal.currency,
+            due_date=deal.due_date,
+            state=deal.state,
+            payment_reference=deal.payment_reference,
+            provider=deal.provider,
+            created_at=deal.created_at,
+            history=[DealEventOut.model_validate(e) for e in events],
+            **money,
+        )
+
+
+def _money(deal: Deal) -> dict[str, str]:
+    def fmt(minor: int) -> str:
+        return format_amount(minor, deal.currency)
+
+    return {
+        "amount": fmt(deal.amount_minor),
+        "received": fmt(deal.received_minor),
+        "outstanding": fmt(max(deal.amount_minor - deal.received_minor, 0)),
+        "excess_to_refund": fmt(deal.excess_minor),
+        "platform_fee": fmt(deal.fee_minor),
+    }
+
+
+class PaymentOut(BaseModel):
+    deal: DealOut
+    payment_id: int | None
+    instructions: dict[str, Any]
+
+
+class ReconciliationOut(BaseModel):
+    payment_id: int
+    outcome: Literal["exact", "partial", "overpaid"]
+    amount: str
+    excess_to_refund: str
+    deal: DealOut

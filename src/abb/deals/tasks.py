@@ -1,0 +1,101 @@
+"""Background work for deals: retrying failed payment attempts with backoff, e-mailing a failure.
+
+Both are enqueued with `abb.tasks.dispatch.enqueue` after the commit. With a broker, a retry waits its
+backoff in Redis (Celery's countdown); in the embedded mode (no broker) it runs at once in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from celery import Task
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from abb.accounts.models import User
+from abb.core.config import get_settings
+from abb.deals import service
+from abb.deals.models import Deal, DealEvent, DealState
+from abb.notifications.email import sender_domain, smtp_connection
+from abb.tasks.celery_app import celery_app
+from abb.tasks.dispatch import enqueue
+from abb.tasks.runtime import task_session
+
+RETRY_FAILED_PAYMENT = "abb.deals.tasks.retry_failed_payment"
+NOTIFY_DEAL_FAILED = "abb.deals.tasks.notify_deal_failed"
+NOTIFIED_REASON = "Both parties were e-mailed that the payment failed"
+log = logging.getLogger("abb.deals")
+
+
+def enqueue_payment_retry(session: Session, payment_id: int, *, delay: float) -> None:
+    enqueue(session, RETRY_FAILED_PAYMENT, payment_id, delay)
+
+
+def enqueue_failure_notice(session: Session, deal_id: int) -> None:
+    enqueue(session, NOTIFY_DEAL_FAILED, deal_id)
+
+
+@celery_app.task(name=RETRY_FAILED_PAYMENT, bind=True, max_retries=None)
+def retry_failed_payment(self: Task, payment_id: int, delay: float = 0.0) -> str:
+    """Retry one failed payment attempt once its backoff `delay` (seconds) has passed."""
+    if delay > 0 and not self.request.is_eager:
+        # First delivery: park the message in the broker until the backoff has passed.
+        raise self.retry(args=(payment_id, 0.0), countdown=delay)
+    with task_session() as session:
+        return service.retry_payment(session, payment_id=payment_id, settings=get_settings())
+
+
+@celery_app.task(
+    name=NOTIFY_DEAL_FAILED,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def notify_deal_failed(deal_id: int) -> int:
+    """E-mail both parties that the deal's payment failed; recorded in the deal's history, sent once."""
+    settings = get_settings()
+    with task_session() as session:
+        deal = session.get(Deal, deal_id)
+        if deal is None or deal.state != DealState.FAILED:
+            return 0
+        if session.scalar(
+            select(DealEvent.id).where(DealEvent.deal_id == deal_id, DealEvent.reason == NOTIFIED_REASON)
+        ):
+            return 0
+        if not settings.smtp_host:
+            log.info("no SMTP server configured (ABB_SMTP_HOST): deal %d failure not e-mailed", deal_id)
+            return 0
+        owners = (deal.sme.owner_id, deal.partner.owner_id)
+        users = list(session.scalars(select(User).where(User.id.in_(owners), User.is_active.is_(True))))
+        with smtp_connection(settings) as smtp:
+            for user in users:
+                smtp.send_message(_failure_message(deal, user, settings.smtp_from, sender_domain(settings)))
+        session.add(
+            DealEvent(
+                deal_id=deal.id,
+                from_state=deal.state,
+                to_state=deal.state,
+                actor_label=service.SYSTEM_ACTOR,
+                reason=NOTIFIED_REASON,
+            )
+        )
+        session.commit()
+        return len(users)
+
+
+def _failure_message(deal: Deal, user: User, sender: str, domain: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = user.email
+    message["Subject"] = f"Deal {deal.id}: the payment failed"
+    message["Message-ID"] = f"<deal-failed.{deal.id}.{user.id}@{domain}>"
+    message.set_content(
+        f"Hello {user.full_name},\n\n"
+        f"The payment of {service.amount_text(deal.amount_minor, deal.currency)} for deal {deal.id} "
+        f"({deal.description[:80]}) failed after every retry, so the deal is now 'failed'.\n"
+        "The SME can start a new payment from the deal page.\n"
+    )
+    return message
