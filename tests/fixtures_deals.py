@@ -18,7 +18,7 @@ from abb.matching.models import Match, MatchStatus
 from tests.factories import auth, make_partner, make_sme, make_user
 from tests.stripe_double import StripeDouble
 
-WEBHOOK_SECRET = "whsec_test_double_secret"  # noqa: S105 - a test value, not a real secret
+WEBHOOK_SECRET = "whsec_test_double_secret"  # a test value, not a real secret
 
 
 @dataclass
@@ -96,9 +96,13 @@ class Background:
 def background(monkeypatch: pytest.MonkeyPatch) -> Background:
     recorded = Background()
     monkeypatch.setattr(
-        tasks, "enqueue_payment_retry", lambda _session, payment_id, *, delay: recorded.retries.append((payment_id, delay))
+        tasks,
+        "enqueue_payment_retry",
+        lambda _session, payment_id, *, delay: recorded.retries.append((payment_id, delay)),
     )
-    monkeypatch.setattr(tasks, "enqueue_failure_notice", lambda _session, deal_id: recorded.failure_notices.append(deal_id))
+    monkeypatch.setattr(
+        tasks, "enqueue_failure_notice", lambda _session, deal_id: recorded.failure_notices.append(deal_id)
+    )
     return recorded
 
 

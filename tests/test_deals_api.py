@@ -75,7 +75,9 @@ def test_bad_deal_fields_are_422_and_change_nothing(client, session, changes, fi
     parties = connect(session)
     headers = auth(client, parties.sme_user)
     before = db_snapshot(session)
-    body = assert_problem(client.post("/api/v1/deals", json={**deal_body(parties.match.id), **changes}, headers=headers), 422)
+    body = assert_problem(
+        client.post("/api/v1/deals", json={**deal_body(parties.match.id), **changes}, headers=headers), 422
+    )
     assert any(e["field"] == field for e in body["errors"]), body
     assert db_snapshot(session) == before
 
@@ -113,7 +115,9 @@ def test_paying_a_cancelled_deal_is_409_and_changes_nothing(client, session):
     parties = connect(session)
     deal = open_deal(client, parties)
     cancelled = client.post(
-        f"/api/v1/deals/{deal['id']}/cancel", json={"reason": "Changed our plans"}, headers=auth(client, parties.sme_user)
+        f"/api/v1/deals/{deal['id']}/cancel",
+        json={"reason": "Changed our plans"},
+        headers=auth(client, parties.sme_user),
     )
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     last = cancelled.json()["history"][-1]
@@ -169,7 +173,9 @@ def test_paid_deal_settles_with_fee_and_cannot_be_cancelled(client, session):
     assert settled.status_code == 200, settled.text
     assert settled.json()["state"] == "settled" and settled.json()["platform_fee"] == "20.00"  # 2 % default fee
     assert business.REVENUE.labels(currency="EUR", source="deal_fee")._value.get() == revenue + 20
-    states = [(e.from_state, e.to_state) for e in session.scalars(select(DealEvent).where(DealEvent.deal_id == deal["id"]))]
+    states = [
+        (e.from_state, e.to_state) for e in session.scalars(select(DealEvent).where(DealEvent.deal_id == deal["id"]))
+    ]
     assert [(f.value if f else None, t.value) for f, t in states] == [
         (None, "draft"),
         ("draft", "awaiting_payment"),

@@ -26,7 +26,9 @@ class StripeCardProvider(PaymentProvider):
     def start(self, deal: Deal, payment: Payment | None) -> PaymentStart:
         assert payment is not None, "card payments always have a payment row"
         # Stripe's own idempotency key: a retried HTTP call can never create a second intent or charge.
-        options: dict[str, Any] = {"idempotency_key": f"abb-payment-{payment.id}-attempt-{payment.attempts}"}
+        # The creation time keeps it unique across databases that share a Stripe account (ids repeat).
+        created = int(payment.created_at.timestamp() * 1_000_000)
+        options: dict[str, Any] = {"idempotency_key": f"abb-payment-{payment.id}-{created}-attempt-{payment.attempts}"}
         try:
             if payment.external_id is None:
                 intent = self.client.v1.payment_intents.create(

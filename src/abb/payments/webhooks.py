@@ -50,12 +50,19 @@ def stripe_webhook(
         raise InvalidWebhookSignature("Check the endpoint's signing secret and the server clock.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The webhook body is not a Stripe event.") from exc
-    data = getattr(event, "data", None)
-    obj = getattr(data, "object", None)
-    intent = obj.to_dict() if isinstance(obj, stripe.StripeObject) else {}
+    raw = event.to_dict()
+    event_id, event_type = raw.get("id"), raw.get("type")
+    data = raw.get("data")
+    intent = data.get("object") if isinstance(data, dict) else None
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and isinstance(event_type, str)):
+        raise BadRequest("The webhook body is not a Stripe event.")
     handled = service.handle_stripe_event(
-        session, event_id=event.id, event_type=event.type, intent=intent, settings=settings
+        session,
+        event_id=event_id,
+        event_type=event_type,
+        intent=intent if isinstance(intent, dict) else {},
+        settings=settings,
     )
     if not handled:
-        log.info("duplicate stripe event ignored", extra={"stripe.event_id": event.id})
+        log.info("duplicate stripe event ignored", extra={"stripe.event_id": event_id})
     return WebhookAck(received=True, duplicate=not handled)
