@@ -301,3 +301,19 @@ def test_a_meeting_time_that_has_passed_cannot_be_accepted(client, session, worl
     client.post(f"/api/v1/matches/{match_id}/close", headers=sme_headers).raise_for_status()
     body = {"slots": [future(24), future(25)], "video_link": "https://meet.example.com/x"}
     assert_problem(client.post(f"/api/v1/matches/{match_id}/meetings", json=body, headers=partner_headers), 409)
+
+
+def test_suggest_pair_introduces_a_pair_outside_the_top(session, world, settings):
+    narrow = settings.model_copy(update={"matching_top_n": 1})
+    sme_id = world["sme"].id
+    assert len(service.recompute_for_profile(session, role=Role.SME, profile_id=sme_id, settings=narrow)) == 1
+    introduced = service.suggest_pair(session, sme_id=sme_id, partner_id=world["poor"].id, settings=narrow)
+    assert introduced is not None
+    before = db_snapshot(session)
+    assert service.suggest_pair(session, sme_id=sme_id, partner_id=world["poor"].id, settings=narrow) == introduced
+    assert db_snapshot(session) == before
+    items, total = service.list_matches_for_user(
+        session, user=owner(session, world["poor"]), status=None, limit=10, offset=0
+    )
+    assert total == 1 and items[0].id == introduced and items[0].score < 20  # below the usual threshold
+    assert service.suggest_pair(session, sme_id=sme_id, partner_id=999_999, settings=narrow) is None

@@ -16,11 +16,14 @@ from abb.companies.taxonomy import CITIES, ITALIAN_CITIES, SECTORS, CompanySize,
 from abb.core.config import get_settings
 from abb.core.database import Database, utcnow
 from abb.core.security import hash_password
+from abb.matching.service import recompute_all, suggest_pair
 
 DEMO_PASSWORD = "bridge-demo-2026"  # noqa: S105 - public demo login, refused in production
+DEMO_SME = "sme@demo.africabusinessbridge.example"
+DEMO_PARTNER = "partner@demo.africabusinessbridge.example"
 DEMO_LOGINS = {
-    "sme@demo.africabusinessbridge.example": Role.SME,
-    "partner@demo.africabusinessbridge.example": Role.PARTNER,
+    DEMO_SME: Role.SME,
+    DEMO_PARTNER: Role.PARTNER,
     "admin@demo.africabusinessbridge.example": Role.ADMIN,
 }
 CHUNK = 2000
@@ -215,10 +218,19 @@ def seed_database(*, smes: int, partners: int, seed: int = 2026, if_empty: bool 
                 for email in logins:  # the admin, and any demo login not created above
                     session.execute(insert(User), [_user_row(email, DEMO_LOGINS[email], password_hash, now, fake)])
             session.commit()
+            # Matching: rank partners for every SME, and introduce the demo SME and demo partner to each other
+            # so that both demo logins can walk through accept -> connected.
+            matches = recompute_all(session, settings=settings)
+            demo_sme, demo_partner = (
+                session.scalar(select(model.id).join(User, User.id == model.owner_id).where(User.email == email))
+                for model, email in ((SmeProfile, DEMO_SME), (PartnerProfile, DEMO_PARTNER))
+            )
+            if demo_sme and demo_partner:
+                suggest_pair(session, sme_id=demo_sme, partner_id=demo_partner, settings=settings)
     finally:
         db.dispose()
     return (
-        f"seeded {smes} SMEs and {partners} partners; demo logins "
+        f"seeded {smes} SMEs and {partners} partners ({matches} match suggestions); demo logins "
         + ", ".join(DEMO_LOGINS)
         + f" (password: {DEMO_PASSWORD})"
     )

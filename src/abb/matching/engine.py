@@ -199,7 +199,8 @@ class MatchIndex:
             stop_words=STOP_WORDS,
             sublinear_tf=True,
             dtype=np.float32,
-            token_pattern=r"(?u)\b[^\W\d_]{2,}\b",  # noqa: S106 - a regular expression, not a password
+            # Words of two or more letters; hyphenated ones ("cold-chain", "agri-food") stay whole.
+            token_pattern=r"(?u)\b[^\W\d_]+(?:-[^\W\d_]+)+\b|\b[^\W\d_]{2,}\b",  # noqa: S106 - a regex
         )
         texts = [p.text for p in queries] + [p.text for p in candidates]
         try:

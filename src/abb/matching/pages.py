@@ -15,6 +15,7 @@ from abb.core.http import IdPath, SessionDep
 from abb.matching import service
 from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut
+from abb.tasks.matching import after_recompute
 from abb.web.forms import validate_form
 from abb.web.router import WebUser, _login_redirect, checked_form, render
 
@@ -79,7 +80,8 @@ async def recompute_submit(request: Request, user: WebUser, session: SessionDep,
     profile = companies.profile_of(session, user=user)
     if profile is None:
         return RedirectResponse("/profile/edit", status_code=303)
-    service.recompute_for_profile(session, role=user.role, profile_id=profile.id, settings=settings)
+    created = service.recompute_for_profile(session, role=user.role, profile_id=profile.id, settings=settings)
+    after_recompute(session, created)
     return RedirectResponse("/matches", status_code=303)
 
 

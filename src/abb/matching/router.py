@@ -7,12 +7,14 @@ from fastapi import status as http_status
 
 from abb.accounts.deps import CurrentUser, SettingsDep
 from abb.companies import service as companies
+from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.errors import NotFound
 from abb.core.http import IdPath, Page, PageDep, SessionDep
 from abb.core.openapi import problem_responses
 from abb.matching import service
 from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut, RecomputeOut
+from abb.tasks.matching import after_recompute
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422)
@@ -26,19 +28,21 @@ def list_matches(
     page: PageDep,
     match_status: Annotated[MatchStatus | None, Query(alias="status", description="Only matches in this state")] = None,
 ) -> Page[MatchOut]:
-    items, total = service.list_matches_for_user(
-        session,
-        user=user,
-        status=match_status.value if match_status else None,
-        limit=page.limit,
-        offset=page.offset,
-    )
-    return Page[MatchOut](
-        items=[MatchOut.of(m, service.user_side(user)) for m in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    status = match_status.value if match_status else None
+
+    def load() -> Page[MatchOut]:
+        items, total = service.list_matches_for_user(
+            session, user=user, status=status, limit=page.limit, offset=page.offset
+        )
+        return Page[MatchOut](
+            items=[MatchOut.of(m, service.user_side(user)) for m in items],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    key = f"{status}:{page.limit}:{page.offset}"
+    return get_cache().fetch(MATCH_LIST_CACHE, key, load, Page[MatchOut], scope=str(user.id))
 
 
 @router.post("/matches/recompute", response_model=RecomputeOut, responses=problem_responses(401, 403, 404))
@@ -49,6 +53,7 @@ def recompute_mine(user: CurrentUser, session: SessionDep, settings: SettingsDep
     if profile is None:
         raise NotFound("You have no company profile yet.")
     created = service.recompute_for_profile(session, role=user.role, profile_id=profile.id, settings=settings)
+    after_recompute(session, created)
     return RecomputeOut(created=len(created))
 
 

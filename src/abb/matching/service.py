@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import Role, User
 from abb.companies import service as companies
 from abb.companies.models import PartnerProfile, SmeProfile
+from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.config import Settings
 from abb.core.database import utcnow
 from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
@@ -168,6 +170,28 @@ def recompute_all(session: Session, *, settings: Settings) -> int:
     return created
 
 
+def suggest_pair(session: Session, *, sme_id: int, partner_id: int, settings: Settings) -> int | None:
+    """Store (or rescore) the suggestion for one given pair whatever its rank, and return its id.
+
+    An introduction: the demo seed uses it so that the demo SME and the demo partner are matched. None when
+    either profile is missing or its owner is disabled.
+    """
+    now = utcnow()
+    queries = _load_profiles(session, smes=True, ids=[sme_id], now=now)
+    partners = _load_profiles(session, smes=False, ids=None, now=now)
+    position = next((i for i, p in enumerate(partners) if p.id == partner_id), None)
+    if not queries or position is None:
+        return None
+    index = MatchIndex(queries, partners, queries_are_smes=True)
+    weights = Weights.from_settings(settings)
+    score = float(index.scores(np.zeros(1, np.intp), weights)[0, position])
+    ranked = Ranked(0, np.array([position], np.intp), np.array([score], np.float32))
+    created = _store(session, index, [ranked], weights, now)
+    session.commit()
+    record_matches_created(len(created))
+    return session.scalar(select(Match.id).where(Match.sme_id == sme_id, Match.partner_id == partner_id))
+
+
 # --- reading ---------------------------------------------------------------------------------------
 
 
@@ -232,6 +256,7 @@ def _decide(session: Session, *, match_id: int, user: User, decision: Decision) 
     else:
         match.status = MatchStatus.ACCEPTED
     session.commit()
+    _lists_changed(match)
     if match.status is MatchStatus.CONNECTED:
         record_match_accepted()
     return match
@@ -253,7 +278,15 @@ def close(session: Session, *, match_id: int, user: User) -> Match:
         )
     match.status, match.closed_at, match.closed_by = MatchStatus.CLOSED, utcnow(), side
     session.commit()
+    _lists_changed(match)
     return match
+
+
+def _lists_changed(match: Match) -> None:
+    """Both parties' cached match lists show the new state."""
+    cache = get_cache()
+    for owner_id in (match.sme.owner_id, match.partner.owner_id):
+        cache.invalidate(MATCH_LIST_CACHE, str(owner_id))
 
 
 # --- meetings --------------------------------------------------------------------------------------------
