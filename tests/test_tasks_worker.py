@@ -13,8 +13,10 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from abb.accounts.models import Role
+from abb.cli import app as cli
 from abb.core.config import get_settings
 from abb.matching import service as matching
 from abb.matching.models import Match
@@ -23,9 +25,8 @@ from abb.observability.logging import request_id_var
 from abb.tasks import NOTIFY_NEW_MATCHES, RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.dispatch import enqueue
 from tests.factories import make_partner, make_sme, make_user
-from tests.fixtures_redis import CeleryWorker, Mailbox
+from tests.fixtures_redis import CeleryWorker, Mailbox, use_environment
 
-pytestmark = pytest.mark.postgres
 VISIBILITY_TIMEOUT = 2  # seconds before Redis hands an unacknowledged task to another worker
 
 
@@ -72,6 +73,19 @@ def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
+def test_abb_worker_has_help_and_refuses_to_start_without_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["worker", "--help"])
+    assert shown.exit_code == 0, shown.output
+    assert "--beat" in shown.output and "--concurrency" in shown.output
+    monkeypatch.delenv("ABB_REDIS_URL", raising=False)
+    use_environment(monkeypatch, ABB_CELERY_BROKER_URL="")
+    refused = runner.invoke(cli, ["worker"])
+    assert refused.exit_code == 2
+    assert "ABB_REDIS_URL" in refused.output
+
+
+@pytest.mark.postgres
 def test_profile_recompute_end_to_end_on_a_worker(
     committed_database: tuple[str, Engine],
     committed_session: Session,
@@ -116,6 +130,7 @@ def test_profile_recompute_end_to_end_on_a_worker(
     assert _count(committed_session, MatchNotification) == 4
 
 
+@pytest.mark.postgres
 def test_a_task_survives_its_worker_being_killed(
     committed_database: tuple[str, Engine],
     committed_session: Session,

@@ -76,13 +76,14 @@ def _pending_by_user(session: Session, match_ids: Sequence[int]) -> dict[int, li
     matches = session.scalars(
         select(Match).where(Match.id.in_(match_ids), Match.status.in_(ANNOUNCED_STATES)).order_by(Match.id)
     ).unique()
-    announced = set(
-        session.execute(
+    announced = {
+        (match_id, user_id)
+        for match_id, user_id in session.execute(
             select(MatchNotification.match_id, MatchNotification.user_id).where(
                 MatchNotification.match_id.in_(match_ids)
             )
-        ).tuples()
-    )
+        )
+    }
     pending: dict[int, list[_Item]] = defaultdict(list)
     for match in matches:
         for side, owner_id in ((Side.SME, match.sme.owner_id), (Side.PARTNER, match.partner.owner_id)):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from abb.accounts.models import Role
 from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.config import get_settings
@@ -17,6 +19,14 @@ from abb.tasks.runtime import task_session
 log = logging.getLogger("abb.tasks")
 
 
+def after_recompute(session: Session, created: list[int]) -> None:
+    """After a committed recompute: match lists are read afresh and the new matches announced by e-mail."""
+    # Rescored suggestions show on the other side's lists too, so every list goes.
+    get_cache().invalidate(MATCH_LIST_CACHE)
+    if created:
+        enqueue(session, NOTIFY_NEW_MATCHES, created)
+
+
 @celery_app.task(name=RECOMPUTE_PROFILE_MATCHES)
 def recompute_profile_matches(role: str, profile_id: int) -> list[int]:
     """Recompute one SME's or partner's suggestions after the profile changed; announce the new ones."""
@@ -24,10 +34,7 @@ def recompute_profile_matches(role: str, profile_id: int) -> list[int]:
         created = matching.recompute_for_profile(
             session, role=Role(role), profile_id=profile_id, settings=get_settings()
         )
-        if created:
-            enqueue(session, NOTIFY_NEW_MATCHES, created)
-    # Rescored suggestions show on the other side's lists too.
-    get_cache().invalidate(MATCH_LIST_CACHE)
+        after_recompute(session, created)
     log.info("recomputed matches of %s profile %d: %d new", role, profile_id, len(created))
     return created
 
