@@ -19,14 +19,14 @@ from abb.core.http import BodySizeLimitMiddleware
 from abb.core.openapi import Problem
 from abb.deals.pages import router as deals_pages
 from abb.deals.router import router as deals_router
+from abb.matching.pages import router as matching_pages
+from abb.matching.router import router as matching_router
+from abb.payments.webhooks import router as payments_webhooks
 from abb.training.pages import router as training_pages
 from abb.training.router import router as training_router
 from abb.uploads.pages import router as uploads_pages
 from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
-from abb.matching.pages import router as matching_pages
-from abb.matching.router import router as matching_router
-from abb.payments.webhooks import router as payments_webhooks
 from abb.web.router import STATIC_DIR, render_error
 from abb.web.router import router as web_router
 

@@ -17,6 +17,7 @@ from abb.core.config import get_settings
 from abb.core.database import Database, utcnow
 from abb.core.security import hash_password
 from abb.matching.service import recompute_all, suggest_pair
+from abb.training.demo import add_demo_courses
 
 DEMO_PASSWORD = "bridge-demo-2026"  # noqa: S105 - public demo login, refused in production
 DEMO_SME = "sme@demo.africabusinessbridge.example"
@@ -217,6 +218,7 @@ def seed_database(*, smes: int, partners: int, seed: int = 2026, if_empty: bool 
                         progress.advance(task, size)
                 for email in logins:  # the admin, and any demo login not created above
                     session.execute(insert(User), [_user_row(email, DEMO_LOGINS[email], password_hash, now, fake)])
+            add_demo_courses(session, now)
             session.commit()
             # Matching: rank partners for every SME, and introduce the demo SME and demo partner to each other
             # so that both demo logins can walk through accept -> connected.
