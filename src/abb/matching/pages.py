@@ -20,7 +20,7 @@ from abb.web.forms import validate_form
 from abb.web.router import WebUser, _login_redirect, checked_form, render
 
 router = APIRouter(include_in_schema=False)
-PER_PAGE = 20
+PER_PAGE = 25  # the top 20 suggestions and a few introductions fit on one page
 MAX_SLOTS = 5
 FACTOR_LABELS = {
     "sector": "Sectors in common",
