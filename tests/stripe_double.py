@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,6 +26,7 @@ class StripeDouble:
         self.intents: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call received
         self.declines_left = 0
+        self.latency_seconds = 0.0  # a slow provider widens the window in which concurrent requests overlap
         self._by_idempotency_key: dict[str, tuple[int, dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -89,6 +91,7 @@ class StripeDouble:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                time.sleep(double.latency_seconds)
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode())
                 status, body = double._answer(self.path, form, self.headers.get("Idempotency-Key"))
