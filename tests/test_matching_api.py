@@ -245,6 +245,7 @@ def test_meetings_between_connected_parties(client, session, world):
     ("body", "field"),
     [
         ({"slots": ["PAST", "FUTURE"], "video_link": "https://meet.example.com/x"}, None),
+        ({"slots": ["FUTURE", "+9000"], "video_link": "https://meet.example.com/x"}, None),  # over a year ahead
         ({"slots": ["FUTURE"], "video_link": "https://meet.example.com/x"}, "slots"),
         ({"slots": ["FUTURE"] * 2, "video_link": "https://meet.example.com/x"}, "slots"),
         ({"slots": [f"+{h}" for h in range(1, 7)], "video_link": "https://meet.example.com/x"}, "slots"),
@@ -317,3 +318,15 @@ def test_suggest_pair_introduces_a_pair_outside_the_top(session, world, settings
     )
     assert total == 1 and items[0].id == introduced and items[0].score < 20  # below the usual threshold
     assert service.suggest_pair(session, sme_id=sme_id, partner_id=999_999, settings=narrow) is None
+
+
+def test_malformed_and_oversized_bodies(client, session, world):
+    match_id, sme_headers, _ = connect(client, session, world)
+    path = f"/api/v1/matches/{match_id}/meetings"
+    before = db_snapshot(session)
+    json_headers = {**sme_headers, "Content-Type": "application/json"}
+    assert_problem(client.post(path, content=b'{"slots": [', headers=json_headers), 400, "malformed-json")
+    assert_problem(client.post(path, content=b"[1, 2]", headers=json_headers), 422)
+    huge = {"slots": [future(24), future(25)], "video_link": "https://meet.example.com/" + "x" * 2_000_000}
+    assert_problem(client.post(path, json=huge, headers=sme_headers), 413, "payload-too-large")
+    assert db_snapshot(session) == before

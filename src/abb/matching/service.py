@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from abb.observability.business import record_match_accepted, record_matches_cre
 
 RECOMPUTE_BATCH = 500  # queries whose suggestions are written and committed together
 MAX_OPEN_PROPOSALS = 5  # unanswered meeting proposals per match
+MAX_MEETING_AHEAD = timedelta(days=366)
 MATCHES = typing.cast(Table, Match.__table__)  # for the bulk statements of recomputes
 
 
@@ -302,6 +303,8 @@ def propose_meeting(
     now = utcnow()
     if any(slot <= now for slot in slots):
         raise Unprocessable("Every proposed time must be in the future.")
+    if any(slot > now + MAX_MEETING_AHEAD for slot in slots):
+        raise Unprocessable("Propose times within the next year.")
     open_proposals = session.scalar(
         select(func.count(Meeting.id)).where(Meeting.match_id == match.id, Meeting.status == MeetingStatus.PROPOSED)
     )
