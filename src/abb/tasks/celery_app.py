@@ -72,4 +72,3 @@ def _bind_request_id(task: Task, **_: object) -> None:
 @signals.task_postrun.connect
 def _unbind_request_id(**_: object) -> None:
     request_id_var.set(None)
-
