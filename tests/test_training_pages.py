@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from abb.accounts.models import Role
+from abb.core.database import utcnow
+from abb.training.demo import DEMO_COURSES, add_demo_courses
 from tests.factories import db_snapshot, make_user
 from tests.fixtures_training import make_course
 from tests.test_web_pages import CSRF, sign_in
@@ -69,3 +71,15 @@ def test_enroll_form_needs_a_csrf_token_and_a_session(client, session):
     assert forged.status_code == 403
     assert db_snapshot(session) == before
     assert client.get("/courses/999999").status_code == 404
+
+
+def test_demo_courses_are_upcoming_and_open_to_the_demo_sme(client, session):
+    add_demo_courses(session, utcnow())
+    add_demo_courses(session, utcnow())  # a second seeding adds nothing
+    session.commit()
+    user = make_user(session, Role.SME)
+    assert sign_in(client, user.email).status_code == 303
+    catalogue = client.get("/courses")
+    assert f"{len(DEMO_COURSES)} upcoming courses" in catalogue.text
+    assert catalogue.text.count('action="/courses/') == len(DEMO_COURSES)
+    assert "KES 2,500.00" in catalogue.text and "Free" in catalogue.text

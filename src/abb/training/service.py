@@ -7,7 +7,6 @@ concurrent enrollments are serialized per course on PostgreSQL and SQLite alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import case, func, select, update
@@ -277,7 +276,3 @@ def my_enrollments_by_course(session: Session, *, user: User, course_ids: list[i
         select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.course_id.in_(course_ids))
     )
     return {e.course_id: e for e in rows}
-
-
-def is_past(course: Course, now: datetime | None = None) -> bool:
-    return course.starts_at <= (now or utcnow())
