@@ -6,13 +6,14 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock serve clean help
+.PHONY: run test lint lock serve clean help monitoring
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need (including PostgreSQL when root) and run the whole suite"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
+	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+# Local monitoring stack (docs/monitoring.md): configs derived from deploy/, targets rewritten to $(HOST):$(PORT).
+monitoring: $(VENV)/.runtime-installed
+	scripts/install-test-services.sh
+	$(BIN)/python -m abb.ops.monitoring_stack --app $(HOST):$(PORT)
 
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock

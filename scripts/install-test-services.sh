@@ -7,6 +7,12 @@ set -euo pipefail
 WANTED=(
   "/usr/lib/postgresql/15/bin/initdb postgresql"
   "/usr/bin/redis-server redis-server"
+  "/usr/bin/prometheus prometheus"
+  "/usr/bin/prometheus-alertmanager prometheus-alertmanager"
+  "/usr/bin/prometheus-pushgateway prometheus-pushgateway"
+  "/usr/bin/prometheus-node-exporter prometheus-node-exporter"
+  "/usr/bin/prometheus-postgres-exporter prometheus-postgres-exporter"
+  "/usr/bin/prometheus-redis-exporter prometheus-redis-exporter"
 )
 
 missing=()

@@ -191,3 +191,21 @@ def test_database_down_inhibits_the_error_and_latency_alerts_it_causes(traffic: 
     assert _alert_state(live, alertname="HighLatency", **env)["state"] == "suppressed"  # type: ignore[index]
     # Only where the database is down: the same alert in another environment still notifies.
     assert _alert_state(live, alertname="HighLatency", environment="elsewhere")["state"] == "active"  # type: ignore[index]
+
+
+def test_ci_figures_reach_prometheus_through_the_pushgateway(live_monitoring: LiveMonitoring) -> None:
+    """`abb ci report` (run by the fixture, as CI runs it) pushed what its JUnit, coverage and ruff reports say."""
+
+    def value(expr: str) -> dict[str, float]:
+        return {
+            s["metric"].get("result", s["metric"].get("benchmark", "")): float(s["value"][1])
+            for s in live_monitoring.query(expr)
+        }
+
+    tests = wait_until(lambda: value('abb_ci_tests_total{job="abb-ci"}'), timeout=15, what="CI test counts")
+    assert tests == {"passed": 36, "failed": 1, "errors": 0, "skipped": 3}
+    assert value('abb_ci_coverage_ratio{job="abb-ci"}') == {"": 0.87}
+    assert value('abb_ci_lint_findings{job="abb-ci"}') == {"": 2}
+    assert value('abb_ci_build_duration_seconds{job="abb-ci"}') == {"": 321}
+    assert value('abb_ci_benchmark_ratio{job="abb-ci"}') == {"matching": 0.85}
+    assert value('abb_ci_run_success{job="abb-ci"}') == {"": 1}

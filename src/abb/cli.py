@@ -173,6 +173,8 @@ def ci_report(
     for item in benchmark or []:
         name, _, value = item.partition("=")
         try:
+            if not name.strip():
+                raise ValueError(item)
             ratios[name.strip()] = float(value)
         except ValueError as exc:
             raise typer.BadParameter(f"{item!r} is not NAME=RATIO", param_hint="--benchmark") from exc

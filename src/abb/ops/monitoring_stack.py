@@ -220,7 +220,12 @@ def alertmanager(work: Path, port: int, config: Path) -> Server:
 def pushgateway(work: Path, port: int) -> Server:
     return Server(
         "pushgateway",
-        [require_binary("prometheus-pushgateway"), f"--web.listen-address={LOOPBACK}:{port}"],
+        [
+            require_binary("prometheus-pushgateway"),
+            f"--web.listen-address={LOOPBACK}:{port}",
+            # Debian's default is a machine-wide /var/lib/prometheus/pushgateway.data: keep it to this stack.
+            f"--persistence.file={work / 'pushgateway.data'}",
+        ],
         port,
         work / "pushgateway.log",
     )
