@@ -24,6 +24,7 @@ from tests.factories import auth, make_partner, make_sme, make_user
 from tests.fixtures_redis import use_environment
 from tests.harness.redis import RedisServer
 from tests.harness.services import free_port, unavailable
+from tests.test_web_pages import sign_in
 
 
 class Item(BaseModel):
@@ -160,6 +161,22 @@ def test_partner_directory_is_cached_and_an_edit_invalidates_it(
     assert queued[0]["headers"]["abb_request_id"] == "req-cache-edit-1"
     args, _kwargs, _options = json.loads(base64.b64decode(queued[0]["body"]))
     assert args == ["partner", partner.id]
+
+
+def test_the_web_directory_shares_the_cached_pages(
+    client: TestClient, session: Session, redis_env: redis.Redis
+) -> None:
+    reader = make_user(session, Role.SME)
+    owner = make_user(session, Role.PARTNER)
+    partner = make_partner(session, owner=owner, organization_name="Kilimanjaro Coffee Traders")
+    assert _names(client, auth(client, reader)) == ["Kilimanjaro Coffee Traders"]  # the API fills the cache
+    partner.organization_name = "Changed Behind The Cache"
+    session.commit()
+
+    assert sign_in(client, reader.email).status_code == 303
+    page = client.get("/partners")
+    assert page.status_code == 200
+    assert "Kilimanjaro Coffee Traders" in page.text and "Changed Behind" not in page.text
 
 
 def test_directory_and_edits_work_while_redis_is_down(

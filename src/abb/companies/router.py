@@ -4,6 +4,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
 from abb.accounts.deps import CurrentUser
 from abb.companies import service
@@ -99,20 +100,22 @@ def list_partners(
     q: SearchText = None,
 ) -> Page[PartnerProfileOut]:
     filters = {"sector": sector, "country": country, "language": language, "q": q}
+    return cached_partner_page(session, filters=filters, limit=page.limit, offset=page.offset)
+
+
+def cached_partner_page(
+    session: Session, *, filters: dict[str, str | None], limit: int, offset: int
+) -> Page[PartnerProfileOut]:
+    """A partner directory page from the Redis cache when it holds one (the API and the web directory share it)."""
 
     def load() -> Page[PartnerProfileOut]:
-        items, total = service.list_profiles(
-            session, kind=service.PARTNER, **filters, limit=page.limit, offset=page.offset
-        )
+        items, total = service.list_profiles(session, kind=service.PARTNER, **filters, limit=limit, offset=offset)
         return Page[PartnerProfileOut](
-            items=[PartnerProfileOut.model_validate(p) for p in items],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
+            items=[PartnerProfileOut.model_validate(p) for p in items], total=total, limit=limit, offset=offset
         )
 
     # Every signed-in user sees the same directory, so one cache entry serves them all.
-    key = json.dumps([filters, page.limit, page.offset])
+    key = json.dumps([filters, limit, offset], sort_keys=True)
     return get_cache().fetch(PARTNER_DIRECTORY_CACHE, key, load, Page[PartnerProfileOut])
 
 

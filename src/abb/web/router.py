@@ -18,6 +18,7 @@ from abb.accounts.deps import SettingsDep
 from abb.accounts.models import Role, User
 from abb.accounts.schemas import RegisterIn
 from abb.companies import service as companies
+from abb.companies.router import cached_partner_page
 from abb.companies.schemas import PartnerProfileIn, SmeProfileIn
 from abb.companies.taxonomy import (
     CITIES,
@@ -272,7 +273,13 @@ def _directory(request: Request, user: WebUser, session: SessionDep, kind: compa
     except ValueError:
         page = 1
     per_page = 20
-    items, total = companies.list_profiles(session, kind=kind, limit=per_page, offset=(page - 1) * per_page, **filters)
+    offset = (page - 1) * per_page
+    items: list[Any]
+    if kind is companies.PARTNER:
+        cached = cached_partner_page(session, filters=filters, limit=per_page, offset=offset)
+        items, total = list(cached.items), cached.total
+    else:
+        items, total = companies.list_profiles(session, kind=kind, limit=per_page, offset=offset, **filters)
     return render(
         request,
         "directory.html",
