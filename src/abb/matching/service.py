@@ -190,7 +190,11 @@ def suggest_pair(session: Session, *, sme_id: int, partner_id: int, settings: Se
     created = _store(session, index, [ranked], weights, now)
     session.commit()
     record_matches_created(len(created))
-    return session.scalar(select(Match.id).where(Match.sme_id == sme_id, Match.partner_id == partner_id))
+    match = session.scalar(select(Match).where(Match.sme_id == sme_id, Match.partner_id == partner_id))
+    if match is None:
+        return None
+    _lists_changed(match)
+    return match.id
 
 
 # --- reading ---------------------------------------------------------------------------------------
