@@ -1,0 +1,118 @@
+"""The failed-payment retry on a real Celery worker: Redis holds each retry for its backoff, the worker retries
+against the Stripe double, and when the retries are spent the deal fails and both parties get an e-mail.
+
+Everything runs for real (PostgreSQL with committed data, Redis, an SMTP server, a worker subprocess);
+only Stripe is the local double.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from abb.deals import service
+from abb.deals.models import Deal, DealEvent, Payment, ProviderName
+from abb.deals.money import Currency
+from abb.deals.tasks import NOTIFIED_REASON, enqueue_failure_notice
+from tests.conftest import make_settings
+from tests.fixtures_deals import WEBHOOK_SECRET, connect
+from tests.fixtures_redis import CeleryWorker
+
+RETRY_BASE = 0.5
+MAX_RETRIES = 2
+
+
+class DealWorker(CeleryWorker):
+    """A Celery worker that also loads the deal tasks (`-I abb.deals.tasks`)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.log_path = log_dir / "deal-worker.log"
+        command = [sys.executable, "-m", "celery", "-A", "abb.tasks.celery_app:celery_app", "worker"]
+        command += ["--pool=solo", "--concurrency=1", "--loglevel=INFO", "-I", "abb.deals.tasks"]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+
+@pytest.fixture
+def deal_worker(committed_database, redis_env, smtp_server, stripe_double, tmp_path) -> Iterator[DealWorker]:
+    _mailbox, smtp_port = smtp_server
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    env.update(
+        ABB_ENV="test",
+        ABB_VAR_DIR=str(tmp_path / "var"),
+        ABB_DATABASE_URL=committed_database[0],
+        ABB_REDIS_URL=os.environ["ABB_REDIS_URL"],
+        ABB_SMTP_HOST="127.0.0.1",
+        ABB_SMTP_PORT=str(smtp_port),
+        ABB_STRIPE_SECRET_KEY="sk_test_double",
+        ABB_STRIPE_API_BASE=stripe_double.url,
+        ABB_PAYMENT_MAX_RETRIES=str(MAX_RETRIES),
+        ABB_PAYMENT_RETRY_BASE_SECONDS=str(RETRY_BASE),
+    )
+    worker = DealWorker(env, tmp_path)
+    try:
+        worker.wait_for_log(" ready.")
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.mark.postgres
+def test_declined_card_is_retried_with_backoff_then_fails_and_both_parties_are_emailed(
+    committed_session, deal_worker, smtp_server, stripe_double
+):
+    mailbox, _port = smtp_server
+    session = committed_session
+    parties = connect(session)
+    deal = service.create_deal(
+        session,
+        user=parties.partner_user,
+        match_id=parties.match.id,
+        description="Solar pumps for Arusha",
+        amount_minor=980_000,
+        currency=Currency.TZS,
+        due_date=datetime.now(UTC).date(),
+    )
+    settings = make_settings(
+        stripe_secret_key="sk_test_double",
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_api_base=stripe_double.url,
+        payment_max_retries=MAX_RETRIES,
+        payment_retry_base_seconds=RETRY_BASE,
+    )
+    stripe_double.decline_next(1 + MAX_RETRIES)
+    result = service.pay(
+        session, deal_id=deal.id, user=parties.sme_user, provider_name=ProviderName.STRIPE_CARD, settings=settings
+    )
+    assert result.instructions["status"] == "retry_scheduled"
+
+    messages = mailbox.wait_for(2, timeout=60)
+    assert sorted(m["To"] for m in messages) == sorted([parties.sme_user.email, parties.partner_user.email])
+    assert {m["Subject"] for m in messages} == {f"Deal {deal.id}: the payment failed"}
+    assert "9800.00 TZS" in messages[0].get_content()
+
+    session.expire_all()
+    assert session.get(Deal, deal.id).state.value == "failed"
+    assert session.get(Payment, result.payment.id).attempts == 1 + MAX_RETRIES
+    events = list(session.scalars(select(DealEvent).where(DealEvent.deal_id == deal.id).order_by(DealEvent.id)))
+    failures = [e.created_at for e in events if "failed (stripe: card_declined)" in e.reason]
+    assert len(failures) == 1 + MAX_RETRIES
+    # Each retry waited at least its backoff (0.5 s, then 1 s) in the broker before running.
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(failures)]
+    assert gaps[0] >= RETRY_BASE * 0.9 and gaps[1] >= 2 * RETRY_BASE * 0.9, gaps
+    assert events[-1].reason == NOTIFIED_REASON
+    # Three retry runs and the notice have finished; a notice delivered again sends nothing more.
+    deal_worker.wait_for_log("succeeded", count=MAX_RETRIES + 2)
+    enqueue_failure_notice(session, deal.id)
+    deal_worker.wait_for_log("succeeded", count=MAX_RETRIES + 3)
+    assert len(mailbox.received()) == 2
