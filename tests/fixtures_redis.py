@@ -70,17 +70,29 @@ class Mailbox:
     """The aiosmtpd handler of the test SMTP server: keeps every message the server accepted.
 
     `hold_next()` makes the server sit on the next message (the sender waits for the reply) and then
-    refuse it, so a test can kill a worker while it is in the middle of sending.
+    refuse it, so a test can kill a worker while it is in the middle of sending; `refuse(address)` turns
+    an address away as unknown.
     """
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.held = threading.Event()
+        self.refused: set[str] = set()
         self._hold = False
         self._lock = threading.Lock()
 
     def hold_next(self) -> None:
         self._hold = True
+
+    def refuse(self, address: str) -> None:
+        """Answer RCPT TO for this address with a permanent 550 (no such user)."""
+        self.refused.add(address)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self._hold:

@@ -138,4 +138,24 @@ def test_without_an_smtp_server_nothing_is_marked_as_announced(
         enqueue(session, NOTIFY_NEW_MATCHES, match_ids)
         assert "2 new-match e-mails not sent" in task_logs.wait_for("no SMTP server configured")[0]
         assert embedded.received() == []
+        session.rollback()  # end this session's read transaction, to see what the task committed
         assert session.scalars(select(MatchNotification)).all() == []
+
+
+def test_a_refused_address_does_not_hold_back_the_other_recipients(
+    sqlite_database: Engine, embedded: Mailbox, task_logs: TaskLogRecorder
+) -> None:
+    embedded.refuse("gone@example.com")
+    with Session(sqlite_database, expire_on_commit=False) as session:
+        sme = make_sme(session, owner=make_user(session, Role.SME, email="gone@example.com"))
+        partner_owner = make_user(session, Role.PARTNER, email="here@example.com")
+        make_partner(session, owner=partner_owner)
+        enqueue(session, NIGHTLY_RECOMPUTE)
+        task_logs.wait_for("nightly match recompute")
+        match_ids = list(session.scalars(select(Match.id).where(Match.sme_id == sme.id)))
+        enqueue(session, NOTIFY_NEW_MATCHES, match_ids)
+        assert task_logs.wait_for("new-match e-mails sent")[0] == "new-match e-mails sent: 1"
+        assert [m["To"] for m in embedded.received()] == ["here@example.com"]
+        session.rollback()  # end this session's read transaction, to see what the task committed
+        recorded = session.scalars(select(MatchNotification.user_id)).all()
+        assert recorded == [partner_owner.id]  # the refused one is not marked as announced

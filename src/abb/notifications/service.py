@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import smtplib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,7 +66,12 @@ def send_new_match_emails(session: Session, *, match_ids: Sequence[int], setting
                 company=_own_company(items[0]),
                 matches=[_line(item) for item in sorted(items, key=lambda i: -i.match.score)],
             )
-            smtp.send_message(message)
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                # This address is refused for good; the others still get theirs (other errors retry the task).
+                log.warning("new-match e-mail to user %d refused by the mail server: %s", user_id, exc.recipients)
+                continue
             sent += 1
             _record(session, user_id=user_id, match_ids=ids, message_id=message["Message-ID"])
     log.info("new-match e-mails sent: %d", sent)
