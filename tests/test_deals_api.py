@@ -191,3 +191,25 @@ def test_unknown_and_absurd_deal_ids(client, session):
     assert_problem(client.get("/api/v1/deals/99999999999", headers=headers), 422)
     assert_problem(client.get("/api/v1/deals?state=bogus", headers=headers), 422)
     assert_problem(client.post("/api/v1/deals", json=deal_body(999_999), headers=headers), 404)
+
+
+def test_openapi_declares_problem_answers_for_every_deal_and_payment_endpoint(client):
+    spec = client.get("/openapi.json").json()
+    prefixes = ("/api/v1/deals", "/api/v1/admin/deals", "/api/v1/admin/reconciliations", "/api/v1/payments")
+    operations = [
+        (path, method, operation)
+        for path, item in spec["paths"].items()
+        if path.startswith(prefixes)
+        for method, operation in item.items()
+    ]
+    assert len(operations) >= 9
+    for path, method, operation in operations:
+        problems = [
+            status
+            for status, answer in operation["responses"].items()
+            if status.startswith("4") and "application/problem+json" in answer.get("content", {})
+        ]
+        assert problems, f"{method.upper()} {path} declares no problem answers"
+    pay = spec["paths"]["/api/v1/deals/{deal_id}/pay"]["post"]
+    assert {"409", "422"} <= set(pay["responses"])
+    assert any(p["name"] == "Idempotency-Key" for p in pay["parameters"])
