@@ -64,10 +64,3 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
         serve_metrics_port(settings.metrics_port, registry)
     if multiprocess_dir():
         atexit.register(mark_process_dead, os.getpid())
-
-
-def on_database_ready(app: FastAPI) -> None:
-    """Called once the app's database exists: database spans when tracing is on."""
-    from abb.observability.tracing import instrument_engine
-
-    instrument_engine(app.state.db.engine)

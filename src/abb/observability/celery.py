@@ -19,7 +19,7 @@ from celery import Celery, signals
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from abb.core.config import get_settings
+from abb.core.config import Settings, get_settings
 
 TASK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 # Kombu's Redis transport keeps a queue's priority levels in extra lists named "<queue>\x06\x16<level>".
@@ -90,11 +90,19 @@ def _task_retried(sender: Any = None, **_: Any) -> None:
     TASK_RETRIES.labels(task=getattr(sender, "name", "unknown")).inc()
 
 
+def worker_settings() -> Settings:
+    """The process's settings, named abb-worker in logs and traces unless ABB_SERVICE_NAME says otherwise."""
+    settings = get_settings()
+    if "service_name" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"service_name": "abb-worker"})
+
+
 def _on_setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
     """Replaces Celery's own logging set-up (a receiver here makes Celery skip it): our JSON lines instead."""
     from abb.observability.logging import configure_logging
 
-    configure_logging(get_settings(), root_level=loglevel or None)
+    configure_logging(worker_settings(), root_level=loglevel or None)
 
 
 def _on_worker_init(**_: Any) -> None:
@@ -103,7 +111,7 @@ def _on_worker_init(**_: Any) -> None:
     from abb.observability.collectors import BuildInfoCollector
     from abb.observability.metrics import exposition_registry, serve_metrics_port
 
-    settings = get_settings()
+    settings = worker_settings()
     setup_observability(settings, logs=False)  # logs: _on_setup_logging, with the worker's --loglevel
     if settings.worker_metrics_port:
         serve_metrics_port(settings.worker_metrics_port, exposition_registry([BuildInfoCollector(settings)]))
@@ -113,7 +121,7 @@ def _on_process_init(**_: Any) -> None:
     """A prefork pool process: its own log handlers, tracer and database hooks (threads do not survive fork)."""
     from abb.observability import setup_observability
 
-    setup_observability(get_settings())
+    setup_observability(worker_settings())
 
 
 def _on_process_exit(pid: int | None = None, **_: Any) -> None:

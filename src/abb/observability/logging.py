@@ -43,7 +43,8 @@ _SENSITIVE_PATTERNS = (
     # SQLAlchemy puts statement parameters into error messages
     re.compile(r"(?P<key>\[parameters: )(?P<value>[^\]]*)"),
 )
-_CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+# 13-19 digits in a row, or in groups of four separated by spaces, dashes or URL-encoded spaces.
+_CARD_CANDIDATE = re.compile(r"\b\d{13,19}\b|\b\d{4}(?:(?: |-|%20|\+)\d{4}){2,3}(?:(?: |-|%20|\+)\d{1,3})?\b")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -176,7 +177,12 @@ _installed: list[logging.Handler] = []
 
 
 def logstash_handler(settings: Settings, formatter: logging.Formatter) -> logging.Handler:
+    from logstash_async.constants import constants
     from logstash_async.handler import AsynchronousLogstashHandler
+
+    # After a refused connection the library waits up to this long for the (never connected) socket's
+    # write buffer to empty before retrying; its 30 s default holds back every event after an outage.
+    constants.SOCKET_CLOSE_WAIT_TIMEOUT = 1.0
 
     buffer = settings.logstash_buffer_path or settings.var_dir / "logstash-buffer.sqlite3"
     handler = AsynchronousLogstashHandler(

@@ -1,8 +1,10 @@
-"""One pure-ASGI middleware for every HTTP request: RED metrics, request id, access log line, server span.
+"""One pure-ASGI middleware for every HTTP request: RED metrics, request id and the JSON access log line.
 
 It wraps the whole Starlette stack (outside ServerErrorMiddleware), so 500 answers are counted and the
 "unhandled error" log line still carries the request id. Labels use the matched route's template
 (`/api/v1/deals/{deal_id}`), never the raw path; paths that match no route are folded into "unmatched".
+The server span comes from FastAPI's own OpenTelemetry support, which wraps this middleware once a
+tracer provider is set (`tracing.py`), so the access line carries the trace id.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI
-from opentelemetry import propagate, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from abb.observability.logging import request_id_var
 from abb.observability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
-from abb.observability.tracing import server_tracer
 
 access_log = logging.getLogger("abb.access")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -52,7 +52,6 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.log_access = access_log
-        self.tracer = server_tracer()
         # Label children, cached: `.labels()` takes a lock and builds a tuple on each call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -61,17 +60,6 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.tracer is None:
-            await self._observe(scope, receive, send, None)
-            return
-        method = scope["method"]
-        carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        with self.tracer.start_as_current_span(
-            f"{method} request", context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
-        ) as span:
-            await self._observe(scope, receive, send, span)
-
-    async def _observe(self, scope: Scope, receive: Receive, send: Send, span: Any) -> None:
         start = time.perf_counter()
         request_id = _request_id(scope)
         token = request_id_var.set(request_id)
@@ -99,8 +87,6 @@ class ObservabilityMiddleware:
             if self.metrics:
                 HTTP_IN_FLIGHT.dec()
                 self._record(method, route, status, duration, size)
-            if span is not None and span.is_recording():
-                _describe_span(span, scope, method, route, status)
             if self.log_access:
                 self._log(scope, method, route, status, duration, size)
             request_id_var.reset(token)
@@ -141,20 +127,6 @@ class ObservabilityMiddleware:
             fields["user.id"] = str(state["user_id"])
         level = logging.ERROR if status >= 500 else logging.INFO
         access_log.log(level, "%s %s %d", method, path, status, extra=fields)
-
-
-def _describe_span(span: Any, scope: Scope, method: str, route: str, status: int) -> None:
-    span.update_name(f"{method} {route}")
-    span.set_attributes(
-        {
-            "http.request.method": method,
-            "http.route": route,
-            "url.path": scope["path"],
-            "http.response.status_code": status,
-        }
-    )
-    if status >= 500:
-        span.set_status(trace.Status(trace.StatusCode.ERROR))
 
 
 def install_middleware(app: FastAPI, *, metrics: bool, access_log: bool) -> None:

@@ -1,11 +1,11 @@
 """OpenTelemetry tracing: off by default, on when the standard OTEL_* exporter variables are set.
 
-Incoming requests get a server span from `middleware.ObservabilityMiddleware` (cheaper than the ASGI
-instrumentation, which builds its attributes and two extra spans per message even when not sampled);
-SQLAlchemy, Redis, Celery (publish → run, one trace), httpx and requests use the OpenTelemetry
-instrumentations. Spans go to the OTLP exporter configured by `OTEL_EXPORTER_OTLP_*`
-(docs/observability.md shows Elastic APM, Datadog and New Relic), sampled at `ABB_TRACING_SAMPLE_RATIO`
-(parent-based: a sampled caller's trace is always continued).
+Incoming requests get their server span (named by route template; an exception sets the error status
+and `error.type`) from FastAPI's built-in OpenTelemetry support, which turns on once a tracer provider
+is set; the "unhandled error" log line with the stack trace carries the same trace.id. SQLAlchemy, Redis, Celery (publish → run, one trace), httpx and requests use the OpenTelemetry
+instrumentations. Spans go to the OTLP exporter configured by `OTEL_EXPORTER_OTLP_*` (docs/observability.md
+shows Elastic APM, Datadog and New Relic), sampled at `ABB_TRACING_SAMPLE_RATIO` (parent-based: a
+sampled caller's trace is always continued).
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import weakref
-from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from abb import __version__
 from abb.core.config import Settings
@@ -68,6 +67,8 @@ def setup_tracing(settings: Settings, exporter: SpanExporter | None = None) -> b
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(_provider)
         _instrument_libraries(_provider)
+        # Our engines are made by abb.core.database before tracing starts: instrument each on first use.
+        event.listen(Engine, "engine_connect", lambda connection: instrument_engine(connection.engine))
         log.info("tracing on", extra={"labels.sample_ratio": settings.tracing_sample_ratio})
     if exporter is not None:
         _provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -79,10 +80,9 @@ def _instrument_libraries(provider: TracerProvider) -> None:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+    # SQLAlchemy: per engine, see instrument_engine.
     for instrumentor in (
-        SQLAlchemyInstrumentor(),
         RedisInstrumentor(),
         CeleryInstrumentor(),
         HTTPXClientInstrumentor(),
@@ -92,7 +92,8 @@ def _instrument_libraries(provider: TracerProvider) -> None:
 
 
 def instrument_engine(engine: Engine) -> None:
-    """Database spans for an engine made before tracing was set up (our engines come from make_engine)."""
+    """Database spans for an engine (SQLAlchemyInstrumentor only wraps engines created after it, and refuses
+    SQLAlchemy 2.1, whose engine events its EngineTracer handles fine)."""
     if _provider is None or engine in _instrumented_engines:
         return
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
@@ -101,8 +102,3 @@ def instrument_engine(engine: Engine) -> None:
     usage = get_meter(TRACER_NAME).create_up_down_counter("db.client.connections.usage")
     EngineTracer(trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=_provider), engine, usage)
     _instrumented_engines.add(engine)
-
-
-def server_tracer() -> Any:
-    """The tracer for request spans, or None when tracing is off (the middleware then skips it all)."""
-    return _provider.get_tracer(TRACER_NAME, __version__) if _provider is not None else None
