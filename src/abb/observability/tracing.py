@@ -2,10 +2,11 @@
 
 Incoming requests get their server span (named by route template; an exception sets the error status
 and `error.type`) from FastAPI's built-in OpenTelemetry support, which turns on once a tracer provider
-is set; the "unhandled error" log line with the stack trace carries the same trace.id. SQLAlchemy, Redis, Celery (publish → run, one trace), httpx and requests use the OpenTelemetry
-instrumentations. Spans go to the OTLP exporter configured by `OTEL_EXPORTER_OTLP_*` (docs/observability.md
-shows Elastic APM, Datadog and New Relic), sampled at `ABB_TRACING_SAMPLE_RATIO` (parent-based: a
-sampled caller's trace is always continued).
+is set; the "unhandled error" log line with the stack trace carries the same trace.id. SQLAlchemy,
+Redis, Celery (publish → run, one trace), httpx and requests use the OpenTelemetry instrumentations.
+Spans go to the OTLP exporter configured by `OTEL_EXPORTER_OTLP_*` (docs/observability.md shows
+Elastic APM, Datadog and New Relic), sampled at `ABB_TRACING_SAMPLE_RATIO` (parent-based: a sampled
+caller's trace is always continued).
 """
 
 from __future__ import annotations
