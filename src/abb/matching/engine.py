@@ -250,10 +250,9 @@ class MatchIndex:
             total += weight * np.minimum(shared, 1.0)
         total += points["size"] * SIZE_FIT[q.size[rows]][:, c.size]
         # Completeness and activity are means of both sides: a per-candidate and a per-query term.
-        total += (points["completeness"] / 2) * c.completeness + (points["activity"] / 2) * c.activity
-        total += ((points["completeness"] / 2) * q.completeness[rows] + (points["activity"] / 2) * q.activity[rows])[
-            :, None
-        ]
+        half_completeness, half_activity = points["completeness"] / 2, points["activity"] / 2
+        total += half_completeness * c.completeness + half_activity * c.activity
+        total += (half_completeness * q.completeness[rows] + half_activity * q.activity[rows])[:, None]
         return total.astype(np.float32, copy=False)
 
     def rank(
