@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -185,7 +185,7 @@ def ci_report(
         coverage_ratio=report.read_cobertura_coverage(coverage_xml) if coverage_xml else None,
         lint_findings=report.read_ruff_findings(lint_report) if lint_report else None,
         security_findings=security_findings,
-        deployment=deployment,  # type: ignore[arg-type]
+        deployment=cast(report.DeploymentStatus | None, deployment),
         benchmark_ratios=ratios,
     )
     try:
