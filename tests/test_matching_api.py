@@ -330,3 +330,20 @@ def test_malformed_and_oversized_bodies(client, session, world):
     huge = {"slots": [future(24), future(25)], "video_link": "https://meet.example.com/" + "x" * 2_000_000}
     assert_problem(client.post(path, json=huge, headers=sme_headers), 413, "payload-too-large")
     assert db_snapshot(session) == before
+
+
+def test_partners_recompute_their_own_and_disabled_accounts_are_left_out(client, session, world, settings):
+    partner_headers = auth(client, owner(session, world["good"]))
+    assert client.post("/api/v1/matches/recompute", headers=partner_headers).json() == {"created": 1}
+    mine = client.get("/api/v1/matches", headers=partner_headers).json()["items"]
+    assert [m["counterpart"]["profile_id"] for m in mine] == [world["sme"].id]
+    assert "they target Kenya, you are in Nairobi" in mine[0]["explanation"]
+
+    owner(session, world["fair"]).is_active = False
+    session.commit()
+    created = service.recompute_for_profile(session, role=Role.SME, profile_id=world["sme"].id, settings=settings)
+    assert created == []  # the good partner's pair exists already; the disabled one is not suggested
+    sme_items, _ = service.list_matches_for_user(
+        session, user=owner(session, world["sme"]), status=None, limit=10, offset=0
+    )
+    assert [m.partner_id for m in sme_items] == [world["good"].id]
