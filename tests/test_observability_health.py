@@ -1,0 +1,84 @@
+"""Health endpoints against a real PostgreSQL that is stopped and restarted under the running app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from abb.app import create_app
+from tests.conftest import _migrated_engine, make_settings
+from tests.factories import assert_problem
+from tests.fixtures_observability import LiveServer, sample
+from tests.harness.services import PostgresServer, free_port, unavailable
+
+HEALTH_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL of this test's own: it gets stopped, so it cannot be the suite's shared server."""
+    try:
+        server = PostgresServer()
+    except Exception as exc:
+        unavailable(f"PostgreSQL could not be started: {exc}")
+    yield server
+    server.close()
+
+
+def _poll(client: httpx.Client, path: str, status: int, within: float) -> httpx.Response:
+    """GET `path` until it answers `status`; every answer must come back (the client's timeout would raise)."""
+    deadline = time.monotonic() + within
+    while True:
+        response = client.get(path)
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
+
+
+@pytest.mark.postgres
+def test_ready_names_the_stopped_database_and_recovers_by_itself(own_postgres: PostgresServer, tmp_path: Path):
+    url = own_postgres.create_database("abb_health")
+    _migrated_engine(url).dispose()
+    settings = make_settings(
+        database_url=url, var_dir=tmp_path, health_timeout_seconds=HEALTH_TIMEOUT, metrics_cache_seconds=0
+    )
+    # Generous client timeout: a request that hung would raise here instead of returning.
+    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok"}
+
+        own_postgres.stop()
+        down = _poll(client, "/health/ready", 503, within=10)
+        body = assert_problem(down, 503, "service-unavailable")
+        assert "database" in body["detail"]
+        assert body["checks"]["database"] != "ok"
+        assert client.get("/health/live").status_code == 200  # the process itself is fine
+        assert sample(client.get("/metrics").text, "abb_db_up") == 0
+
+        own_postgres.start()
+        back = _poll(client, "/health/ready", 200, within=20)
+        assert back.status_code == 200, back.text
+        assert sample(client.get("/metrics").text, "abb_db_up") == 1
+
+
+def test_ready_names_an_unreachable_redis(make_obs_app):
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = make_obs_app(redis_url=dead_redis, health_timeout_seconds=HEALTH_TIMEOUT)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        body = assert_problem(client.get("/health/ready"), 503, "service-unavailable")
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"] != "ok" and body["checks"]["broker"] != "ok"
+    assert "redis" in body["detail"] and "broker" in body["detail"]
+
+
+def test_ready_with_a_live_redis(make_obs_app, redis_server):
+    app = make_obs_app(redis_url=redis_server.url, health_timeout_seconds=HEALTH_TIMEOUT)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        ready = client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
