@@ -21,6 +21,7 @@ from abb.deals.pages import router as deals_pages
 from abb.deals.router import router as deals_router
 from abb.matching.pages import router as matching_pages
 from abb.matching.router import router as matching_router
+from abb.observability import install_observability
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
 from abb.payments.webhooks import router as payments_webhooks
 from abb.training.pages import router as training_pages
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     if fault_injection_enabled(settings):  # test-only (docs/monitoring.md)
         app.add_middleware(FaultInjectionMiddleware)
+    install_observability(app, settings)
     _register_problem_schema(app)
     return app
 
