@@ -148,16 +148,16 @@ def committed_session(committed_database: tuple[str, Engine]) -> Iterator[Sessio
 
 
 class CeleryWorker:
-    """`abb worker --pool=solo` as a subprocess in its own process group, its output in a log file."""
+    """`abb worker --concurrency=1` as a subprocess in its own process group, its output in a log file."""
 
     _serial = itertools.count(1)
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, pool: str) -> None:
         self.log_path = log_dir / f"worker-{next(self._serial)}.log"
         abb = Path(sys.executable).parent / "abb"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(abb), "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO"],
+                [str(abb), "worker", f"--pool={pool}", "--concurrency=1", "--loglevel=INFO"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -205,14 +205,14 @@ class CeleryWorker:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], CeleryWorker]]:
-    """Start Celery workers with the given ABB_* variables (on top of PATH and HOME); all stopped at the end."""
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start Celery workers with the given ABB_* variables (on top of PATH and HOME) and pool; stopped at the end."""
     workers: list[CeleryWorker] = []
 
-    def start(variables: dict[str, str]) -> CeleryWorker:
+    def start(variables: dict[str, str], pool: str = "solo") -> CeleryWorker:
         env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
         env.update(ABB_ENV="test", ABB_VAR_DIR=str(tmp_path / "var"), **variables)
-        worker = CeleryWorker(env, tmp_path)
+        worker = CeleryWorker(env, tmp_path, pool)
         workers.append(worker)
         worker.wait_for_log(" ready.")
         return worker

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import psutil
 import pytest
 import redis
 from sqlalchemy import Engine, func, select
@@ -91,7 +92,7 @@ def test_profile_recompute_end_to_end_on_a_worker(
     committed_session: Session,
     redis_env: redis.Redis,
     smtp_server: tuple[Mailbox, int],
-    start_worker: Callable[[dict[str, str]], CeleryWorker],
+    start_worker: Callable[..., CeleryWorker],
 ) -> None:
     mailbox, smtp_port = smtp_server
     sme_id, fitting_partner_ids = _seed(committed_session)
@@ -136,7 +137,7 @@ def test_a_task_survives_its_worker_being_killed(
     committed_session: Session,
     redis_env: redis.Redis,
     smtp_server: tuple[Mailbox, int],
-    start_worker: Callable[[dict[str, str]], CeleryWorker],
+    start_worker: Callable[..., CeleryWorker],
 ) -> None:
     mailbox, smtp_port = smtp_server
     sme_id, _ = _seed(committed_session)
@@ -145,7 +146,7 @@ def test_a_task_survives_its_worker_being_killed(
     )
     assert len(match_ids) == 2
     env = _worker_env(committed_database[0], get_settings().redis_url, smtp_port)
-    first = start_worker(env)
+    first = start_worker(env, pool="prefork")  # the production pool: the task runs in a child process
 
     mailbox.hold_next()  # the mail server sits on the first message: the task is mid-run
     enqueue(committed_session, NOTIFY_NEW_MATCHES, match_ids)
@@ -158,7 +159,7 @@ def test_a_task_survives_its_worker_being_killed(
 
     # A new worker takes the unacknowledged message once the visibility timeout has passed.
     time.sleep(max(0.0, VISIBILITY_TIMEOUT + 0.5 - (time.monotonic() - delivered_at)))
-    second = start_worker(env)
+    second = start_worker(env, pool="prefork")
     messages = mailbox.wait_for(3)
     second.wait_for_log("succeeded", count=1)
     assert sorted(m["To"] for m in messages) == [
@@ -170,3 +171,37 @@ def test_a_task_survives_its_worker_being_killed(
     assert second.log().count("succeeded") == 1
     _wait_until(lambda: redis_env.hlen("unacked") == 0, timeout=10, what="the redelivered task being acknowledged")
     assert len(mailbox.received()) == 3  # exactly once
+
+
+@pytest.mark.postgres
+def test_a_task_survives_its_pool_process_being_killed(
+    committed_database: tuple[str, Engine],
+    committed_session: Session,
+    redis_env: redis.Redis,
+    smtp_server: tuple[Mailbox, int],
+    start_worker: Callable[..., CeleryWorker],
+) -> None:
+    """An out-of-memory kill takes the pool process, not the worker: the worker puts the task back at once."""
+    mailbox, smtp_port = smtp_server
+    sme_id, _ = _seed(committed_session)
+    match_ids = matching.recompute_for_profile(
+        committed_session, role=Role.SME, profile_id=sme_id, settings=get_settings()
+    )
+    worker = start_worker(_worker_env(committed_database[0], get_settings().redis_url, smtp_port), pool="prefork")
+
+    mailbox.hold_next()
+    enqueue(committed_session, NOTIFY_NEW_MATCHES, match_ids)
+    assert mailbox.held.wait(timeout=30), "the worker never started sending"
+    (pool_process,) = psutil.Process(worker.process.pid).children()
+    pool_process.kill()
+
+    messages = mailbox.wait_for(3)
+    worker.wait_for_log("succeeded", count=1)
+    assert "WorkerLostError" in worker.log()
+    assert sorted(m["To"] for m in messages) == [
+        "partner0@example.com",
+        "partner1@example.com",
+        "sme-owner@example.com",
+    ]
+    assert _count(committed_session, MatchNotification) == 4
+    assert worker.log().count("succeeded") == 1
