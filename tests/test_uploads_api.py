@@ -7,9 +7,12 @@ from urllib.parse import quote
 import pytest
 
 from abb.accounts.models import Role
+from abb.uploads.storage import GcsStorage
 from tests.conftest import make_settings
 from tests.factories import assert_problem, auth, db_snapshot, make_user
 from tests.fixtures_uploads import JPEG, PDF, PNG
+from tests.harness.gcs import storage_client
+from tests.harness.services import free_port
 
 MAX_BYTES = 64 * 1024
 
@@ -192,3 +195,19 @@ def test_upload_routes_are_documented_with_their_problems(client):
     assert {"413", "415", "422"} <= set(post["responses"])
     assert "multipart/form-data" in post["requestBody"]["content"]
     assert {"403", "404"} <= set(paths["/api/v1/documents/{document_id}/content"]["get"]["responses"])
+
+
+def test_a_file_missing_from_storage_is_404_not_500(client, session, storage):
+    headers = auth(client, make_user(session, Role.SME))
+    doc = upload(client, headers).json()
+    storage.delete(storage.keys()[0])  # lost behind the application's back
+    assert_problem(client.get(f"/api/v1/documents/{doc['id']}/content", headers=headers), 404, "not-found")
+
+
+def test_unreachable_cloud_storage_is_503_and_stores_nothing(app, client, session):
+    nothing_listens = storage_client(f"http://127.0.0.1:{free_port()}")
+    app.state.upload_storage = GcsStorage("abb-unreachable", client=nothing_listens, retry_seconds=0.5)
+    headers = auth(client, make_user(session, Role.SME))
+    before = db_snapshot(session)
+    assert_problem(upload(client, headers), 503, "service-unavailable")
+    assert db_snapshot(session) == before

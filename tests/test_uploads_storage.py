@@ -52,6 +52,8 @@ def test_local_storage_writes_only_under_its_root(tmp_path: Path):
 def test_storage_follows_the_settings(tmp_path: Path, gcs_emulator, monkeypatch):
     local = storage_from_settings(Settings(upload_dir=tmp_path / "u"))
     assert isinstance(local, LocalStorage) and local.root == tmp_path / "u"
+    beside_the_database = storage_from_settings(Settings(var_dir=tmp_path / "var"))
+    assert isinstance(beside_the_database, LocalStorage) and beside_the_database.root == tmp_path / "var" / "uploads"
     # The production path builds its own client from the environment, as on GCP; here it finds the emulator.
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "abb-test")

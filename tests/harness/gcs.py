@@ -9,6 +9,16 @@ from typing import Any
 from tests.harness.services import free_port, wait_for_port
 
 
+def storage_client(endpoint: str) -> Any:
+    """A google-cloud-storage client for an emulator at `endpoint`, without credentials."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(
+        project="abb-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
+    )
+
+
 class GcsEmulator:
     """Runs the emulator as a subprocess; `client()` gives a google-cloud-storage client pointed at it."""
 
@@ -41,14 +51,7 @@ class GcsEmulator:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self) -> Any:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        return storage.Client(
-            project="abb-test",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": self.endpoint},
-        )
+        return storage_client(self.endpoint)
 
     def _stderr(self) -> str:
         if self.process.poll() is None or self.process.stderr is None:

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Uploads (company logos, documents): where files go and how large they may be.
     storage_backend: Literal["local", "gcs"] = "local"
     gcs_bucket: str = ""
-    upload_dir: Path = Path("var/uploads")
+    upload_dir: Path | None = None  # default: <var_dir>/uploads
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
 
     # Deals and payments (src/abb/deals, src/abb/payments).
@@ -131,6 +131,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'abb.sqlite3').as_posix()}"
+
+    @property
+    def resolved_upload_dir(self) -> Path:
+        return self.upload_dir or self.var_dir / "uploads"
 
     @property
     def is_sqlite(self) -> bool:

@@ -94,18 +94,25 @@ def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
 class GcsStorage:
     """Objects in one Google Cloud Storage bucket, named by key under an optional prefix."""
 
-    def __init__(self, bucket: str, *, client: Any = None, prefix: str = "uploads/") -> None:
+    def __init__(
+        self, bucket: str, *, client: Any = None, prefix: str = "uploads/", retry_seconds: float = 20.0
+    ) -> None:
+        from google.cloud.storage.retry import DEFAULT_RETRY  # imported here: only production deployments use GCS
+
         if client is None:
-            from google.cloud import storage  # imported here: only production deployments use GCS
+            from google.cloud import storage
 
             client = storage.Client()
         self.bucket = client.bucket(bucket)
         self.prefix = prefix
+        # Every call retries transient failures, bounded so that a request waits seconds, not the library's
+        # two minutes. Retrying an upload is safe: each key is new, so a repeat writes the same bytes again.
+        self.retry = DEFAULT_RETRY.with_timeout(retry_seconds)
 
     def put(self, key: str, data: IO[bytes], *, content_type: str) -> None:
         blob = self.bucket.blob(self.prefix + _checked(key))
         with _gcs_errors():
-            blob.upload_from_file(data, content_type=content_type, rewind=True)
+            blob.upload_from_file(data, content_type=content_type, rewind=True, retry=self.retry)
 
     def read(self, key: str) -> Iterator[bytes]:
         from google.api_core.exceptions import NotFound
@@ -113,7 +120,7 @@ class GcsStorage:
         blob = self.bucket.blob(self.prefix + _checked(key))
         try:
             with _gcs_errors():
-                content: bytes = blob.download_as_bytes()
+                content: bytes = blob.download_as_bytes(retry=self.retry)
         except NotFound as exc:
             raise FileNotFoundError(key) from exc
         # One piece: objects are bounded by upload_max_bytes, and one request is cheaper than ranged reads.
@@ -124,7 +131,7 @@ class GcsStorage:
 
         blob = self.bucket.blob(self.prefix + _checked(key))
         with _gcs_errors(), contextlib.suppress(NotFound):
-            blob.delete()
+            blob.delete(retry=self.retry)
 
     def keys(self) -> list[str]:
         names = (blob.name[len(self.prefix) :] for blob in self.bucket.list_blobs(prefix=self.prefix))
@@ -148,4 +155,4 @@ def _gcs_errors() -> Iterator[None]:
 def storage_from_settings(settings: Settings) -> Storage:
     if settings.storage_backend == "gcs":
         return GcsStorage(settings.gcs_bucket)
-    return LocalStorage(settings.upload_dir)
+    return LocalStorage(settings.resolved_upload_dir)
