@@ -16,14 +16,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
 
 from abb.ops import monitoring_stack as stack
+from tests.harness.redis import RedisServer
 from tests.harness.services import PostgresServer, free_port, unavailable
+
+if TYPE_CHECKING:
+    from tests.fixtures_redis import Mailbox
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -114,7 +119,7 @@ class LiveMonitoring:
     alertmanager: stack.Server
     pushgateway: stack.Server
     webhooks: stack.WebhookReceiver
-    smtp: Any  # tests.harness.monitoring.SmtpReceiver
+    smtp: Mailbox
     http: httpx.Client
 
     def query(self, expr: str) -> list[dict[str, Any]]:
@@ -133,10 +138,10 @@ class LiveMonitoring:
 
 @pytest.fixture(scope="module")
 def live_monitoring(
-    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer, redis_server: RedisServer
 ) -> Iterator[LiveMonitoring]:
+    from tests.fixtures_redis import Mailbox  # a plugin module: imported once pytest has registered it
     from tests.harness import monitoring as harness
-    from tests.harness.redis import RedisServer
 
     for name in (
         "prometheus",
@@ -149,18 +154,15 @@ def live_monitoring(
         _binary(name)
     work = tmp_path_factory.mktemp("monitoring")
     with contextlib.ExitStack() as cleanup:
-        try:
-            redis = RedisServer()
-        except Exception as exc:
-            unavailable(f"Redis could not be started: {exc}")
-        cleanup.callback(redis.close)
-        env = harness.app_env(work, ABB_REDIS_URL=redis.url)
+        # The session's Redis, database 1: its own broker queue and cache, apart from the Celery tests' database 0.
+        redis_url = f"redis://127.0.0.1:{redis_server.port}/1"
+        env = harness.app_env(work, ABB_REDIS_URL=redis_url)
         servers = {
             "abb-api": harness.app_server(work, free_port(), env),
             "abb-worker": harness.worker_server(work, free_port(), env),
             "node": stack.node_exporter(work, free_port()),
             "postgres": harness.postgres_exporter(work, free_port(), postgres_server),
-            "redis": harness.redis_exporter(work, free_port(), redis.url),
+            "redis": harness.redis_exporter(work, free_port(), redis_url),
             "pushgateway": stack.pushgateway(work, free_port()),
         }
         for server in servers.values():
@@ -168,7 +170,11 @@ def live_monitoring(
             server.start(timeout=60)
         push_ci_report(work, servers["pushgateway"].url)
         webhooks = cleanup.enter_context(stack.WebhookReceiver())
-        smtp = cleanup.enter_context(harness.SmtpReceiver(free_port()))
+        # The operations team's mail relay: the Celery tests' aiosmtpd mailbox, on its own port.
+        smtp, smtp_port = Mailbox(), free_port()
+        controller = Controller(smtp, hostname=stack.LOOPBACK, port=smtp_port, ready_timeout=10)
+        controller.start()
+        cleanup.callback(controller.stop)
         prometheus, alertmanager = cleanup.enter_context(
             stack.local_stack(
                 work,
@@ -176,7 +182,7 @@ def live_monitoring(
                 prometheus_port=free_port(),
                 alertmanager_port=free_port(),
                 receiver=webhooks,
-                smtp=smtp.address,
+                smtp=f"{stack.LOOPBACK}:{smtp_port}",
                 interval="1s",
                 alert_for="1s",
                 fast_notifications=True,

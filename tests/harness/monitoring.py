@@ -1,5 +1,5 @@
 """The live monitoring tests' services: the real app (`abb serve`) and worker (`abb worker`) as subprocesses,
-the exporters, and a local SMTP server standing in for the mail relay.
+and the postgres/redis exporters.
 
 Prometheus, Alertmanager, the Pushgateway and the Slack/PagerDuty double come from `abb.ops.monitoring_stack`,
 the same code `make monitoring` runs. Every process listens on a free loopback port and is stopped by its PID.
@@ -10,13 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
-from typing import Any
-
-from aiosmtpd.controller import Controller
 
 from abb.ops.monitoring_stack import LOOPBACK, Server, require_binary
 from tests.harness.services import PostgresServer
@@ -86,33 +80,3 @@ def redis_exporter(work: Path, port: int, redis_url: str) -> Server:
         work / "redis-exporter.log",
         ready_path="/metrics",
     )
-
-
-class SmtpReceiver:
-    """Double of the operations team's mail relay: an aiosmtpd server on loopback that keeps every message."""
-
-    def __init__(self, port: int) -> None:
-        self.messages: list[Message] = []
-        self._lock = threading.Lock()
-        self.port = port
-        self.controller = Controller(self, hostname=LOOPBACK, port=port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self._lock:
-            self.messages.append(message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-    @property
-    def address(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
-
-    def received(self) -> list[Message]:
-        with self._lock:
-            return list(self.messages)
-
-    def __enter__(self) -> SmtpReceiver:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
