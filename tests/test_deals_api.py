@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from abb.accounts.models import Role
@@ -52,43 +51,42 @@ def test_deal_list_filters_by_state_and_shows_only_own_deals(client, session):
     assert client.get("/api/v1/deals", headers=auth(client, admin)).json()["total"] == 2
 
 
-@pytest.mark.parametrize(
-    ("changes", "field"),
-    [
-        ({"amount": "-10.00"}, "amount"),
-        ({"amount": "0"}, "amount"),
-        ({"amount": "0.00"}, "amount"),
-        ({"amount": "10.005"}, "amount"),  # three decimals for a two-decimal currency
-        ({"amount": "1e400"}, "amount"),
-        ({"amount": "NaN"}, "amount"),
-        ({"amount": "twelve"}, "amount"),
-        ({"amount": 12.5}, "amount"),  # JSON numbers would be floats: only decimal strings
-        ({"currency": "GBP"}, "currency"),
-        ({"currency": "eur"}, "currency"),
-        ({"due_date": "2001-01-01"}, "due_date"),
-        ({"description": ""}, "description"),
-        ({"match_id": 0}, "match_id"),
-        ({"surprise": True}, "surprise"),
-    ],
-)
-def test_bad_deal_fields_are_422_and_change_nothing(client, session, changes, field):
+BAD_DEAL_FIELDS = [
+    ({"amount": "-10.00"}, "amount"),
+    ({"amount": "0"}, "amount"),
+    ({"amount": "0.00"}, "amount"),
+    ({"amount": "10.005"}, "amount"),  # three decimals for a two-decimal currency
+    ({"amount": "1e400"}, "amount"),
+    ({"amount": "NaN"}, "amount"),
+    ({"amount": "twelve"}, "amount"),
+    ({"amount": 12.5}, "amount"),  # JSON numbers would be floats: only decimal strings
+    ({"currency": "GBP"}, "currency"),
+    ({"currency": "eur"}, "currency"),
+    ({"due_date": "2001-01-01"}, "due_date"),
+    ({"description": ""}, "description"),
+    ({"match_id": 0}, "match_id"),
+    ({"surprise": True}, "surprise"),
+]
+
+
+def test_bad_deal_fields_are_422_and_change_nothing(client, session):
     parties = connect(session)
     headers = auth(client, parties.sme_user)
     before = db_snapshot(session)
-    body = assert_problem(
-        client.post("/api/v1/deals", json={**deal_body(parties.match.id), **changes}, headers=headers), 422
-    )
-    assert any(e["field"] == field for e in body["errors"]), body
+    for changes, field in BAD_DEAL_FIELDS:
+        response = client.post("/api/v1/deals", json={**deal_body(parties.match.id), **changes}, headers=headers)
+        body = assert_problem(response, 422)
+        assert any(e["field"] == field for e in body["errors"]), (changes, body)
     assert db_snapshot(session) == before
 
 
-@pytest.mark.parametrize("status", [MatchStatus.SUGGESTED, MatchStatus.ACCEPTED, MatchStatus.DECLINED])
-def test_deal_on_a_match_that_is_not_connected_is_409(client, session, status):
-    parties = connect(session, status=status)
-    headers = auth(client, parties.sme_user)
+def test_deals_on_matches_that_are_not_connected_are_409(client, session):
+    statuses = (MatchStatus.SUGGESTED, MatchStatus.ACCEPTED, MatchStatus.DECLINED)
+    refused = [(p, auth(client, p.sme_user)) for p in (connect(session, status=s) for s in statuses)]
     before = db_snapshot(session)
-    response = client.post("/api/v1/deals", json=deal_body(parties.match.id), headers=headers)
-    assert_problem(response, 409, "match-not-connected")
+    for parties, headers in refused:
+        response = client.post("/api/v1/deals", json=deal_body(parties.match.id), headers=headers)
+        assert_problem(response, 409, "match-not-connected")
     assert db_snapshot(session) == before
 
 

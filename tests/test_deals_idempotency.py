@@ -94,13 +94,16 @@ def test_pay_twice_with_one_key_charges_once(client, session, app, stripe_double
     assert _count(session, Payment, deal_id=deal["id"]) == 1
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "na\xefve".encode("latin-1")])
-def test_malformed_keys_are_422(client, session, key):
+def test_malformed_keys_are_422(client, session):
     parties = connect(session)
-    headers = {**auth(client, parties.sme_user), "Idempotency-Key": key}
+    headers = auth(client, parties.sme_user)
     before = db_snapshot(session)
-    body = assert_problem(client.post("/api/v1/deals", json=deal_body(parties.match.id), headers=headers), 422)
-    assert any(e["field"].lower() == "idempotency-key" for e in body["errors"]), body
+    for key in ["", "x" * 256, "has space", "na\xefve".encode("latin-1")]:
+        response = client.post(
+            "/api/v1/deals", json=deal_body(parties.match.id), headers={**headers, "Idempotency-Key": key}
+        )
+        body = assert_problem(response, 422)
+        assert any(e["field"].lower() == "idempotency-key" for e in body["errors"]), body
     assert db_snapshot(session) == before
 
 
