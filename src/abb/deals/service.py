@@ -90,7 +90,9 @@ def _visible(deal: Deal | None, user: User) -> Deal:
 
 
 def _locked(session: Session, deal_id: int, user: User | None) -> Deal:
-    deal = session.scalar(select(Deal).where(Deal.id == deal_id).with_for_update(of=Deal))
+    # populate_existing: the values read under the lock win over any copy this session already holds.
+    locked = select(Deal).where(Deal.id == deal_id).with_for_update(of=Deal)
+    deal = session.scalar(locked.execution_options(populate_existing=True))
     if user is None:
         if deal is None:
             raise NotFound("No such deal.")
@@ -101,26 +103,21 @@ def _locked(session: Session, deal_id: int, user: User | None) -> Deal:
 def _transition(session: Session, deal: Deal, to: DealState, *, actor: User | None, reason: str) -> None:
     if to not in TRANSITIONS[deal.state]:
         raise InvalidTransition(f"A deal that is '{deal.state.value}' cannot become '{to.value}'.")
-    session.add(
-        DealEvent(
-            deal_id=deal.id,
-            from_state=deal.state,
-            to_state=to,
-            actor_id=actor.id if actor else None,
-            actor_label=_label(actor) if actor else SYSTEM_ACTOR,
-            reason=reason[:500],
-        )
-    )
+    _history(session, deal, to, actor=actor, reason=reason)
     deal.state = to
 
 
 def _note(session: Session, deal: Deal, *, actor: User | None, reason: str) -> None:
     """A history line that changes no state (a partial payment, a failed attempt)."""
+    _history(session, deal, deal.state, actor=actor, reason=reason)
+
+
+def _history(session: Session, deal: Deal, to: DealState, *, actor: User | None, reason: str) -> None:
     session.add(
         DealEvent(
             deal_id=deal.id,
             from_state=deal.state,
-            to_state=deal.state,
+            to_state=to,
             actor_id=actor.id if actor else None,
             actor_label=_label(actor) if actor else SYSTEM_ACTOR,
             reason=reason[:500],
@@ -379,7 +376,8 @@ def reconcile(
         raise Unprocessable(
             f"reference {exc}", extra={"errors": [{"field": "reference", "message": str(exc)}]}
         ) from exc
-    deal = session.scalar(select(Deal).where(Deal.payment_reference == compact).with_for_update(of=Deal))
+    by_reference = select(Deal).where(Deal.payment_reference == compact).with_for_update(of=Deal)
+    deal = session.scalar(by_reference.execution_options(populate_existing=True))
     if deal is None:
         raise NotFound("No deal has this payment reference.")
     if currency != deal.currency:
