@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from abb.core.config import get_settings
 from abb.deals import service
 from abb.deals.models import Deal, DealEvent, Payment, ProviderName
 from abb.deals.money import Currency
 from abb.deals.tasks import NOTIFIED_REASON, enqueue_failure_notice
 from tests.conftest import make_settings
 from tests.fixtures_deals import WEBHOOK_SECRET, connect
-from tests.fixtures_redis import CeleryWorker
+from tests.fixtures_redis import CeleryWorker, use_environment
 
 RETRY_BASE = 0.5
 MAX_RETRIES = 2
@@ -116,3 +117,48 @@ def test_declined_card_is_retried_with_backoff_then_fails_and_both_parties_are_e
     enqueue_failure_notice(session, deal.id)
     deal_worker.wait_for_log("succeeded", count=MAX_RETRIES + 3)
     assert len(mailbox.received()) == 2
+
+
+@pytest.fixture
+def embedded_environment(monkeypatch) -> Iterator[pytest.MonkeyPatch]:
+    """Process settings changed for one test, then forgotten (get_settings is cached)."""
+    yield monkeypatch
+    monkeypatch.undo()
+    use_environment(monkeypatch)
+
+
+@pytest.mark.postgres
+def test_without_a_broker_the_retries_run_in_process_and_the_deal_fails(
+    committed_session, smtp_server, stripe_double, embedded_environment
+):
+    mailbox, smtp_port = smtp_server
+    use_environment(
+        embedded_environment,
+        ABB_REDIS_URL="",
+        ABB_CELERY_BROKER_URL="",
+        ABB_SMTP_HOST="127.0.0.1",
+        ABB_SMTP_PORT=str(smtp_port),
+        ABB_STRIPE_SECRET_KEY="sk_test_double",
+        ABB_STRIPE_API_BASE=stripe_double.url,
+        ABB_PAYMENT_MAX_RETRIES=str(MAX_RETRIES),
+        ABB_PAYMENT_RETRY_BASE_SECONDS=str(RETRY_BASE),
+    )
+    session = committed_session
+    parties = connect(session)
+    deal = service.create_deal(
+        session,
+        user=parties.sme_user,
+        match_id=parties.match.id,
+        description="Espresso machines for Addis Ababa",
+        amount_minor=5_000_000,
+        currency=Currency.ETB,
+        due_date=datetime.now(UTC).date(),
+    )
+    stripe_double.decline_next(1 + MAX_RETRIES)
+    service.pay(
+        session, deal_id=deal.id, user=parties.sme_user, provider_name=ProviderName.STRIPE_CARD, settings=get_settings()
+    )
+    messages = mailbox.wait_for(2, timeout=30)
+    assert {m["Subject"] for m in messages} == {f"Deal {deal.id}: the payment failed"}
+    session.expire_all()
+    assert session.get(Deal, deal.id).state.value == "failed"
