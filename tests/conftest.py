@@ -22,6 +22,7 @@ from abb.core.migrate import upgrade
 from tests.harness.services import PostgresServer, unavailable
 
 pytest_plugins = [
+    "tests.fixtures_training",
     "tests.fixtures_uploads",
     "tests.fixtures_monitoring",
     "tests.fixtures_redis",

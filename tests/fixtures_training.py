@@ -1,13 +1,19 @@
-"""Training test data: course payloads and courses stored directly (e.g. in the past, which the API refuses)."""
+"""Training test data: course payloads, courses stored directly (e.g. in the past, which the API refuses), and
+signed-in API headers."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
+from abb.accounts.models import User
+from abb.accounts.service import issue_tokens
+from abb.core.config import Settings
 from abb.core.database import utcnow
 from abb.training.models import Course, CourseKind, CourseLevel
 
@@ -51,3 +57,14 @@ def make_course(session: Session, *, starts_in: timedelta = timedelta(days=10), 
     session.add(course)
     session.commit()
     return course
+
+
+@pytest.fixture
+def signed_in(session: Session, settings: Settings) -> Callable[[User], dict[str, str]]:
+    """Bearer headers for a user, from the real token issuer but without the deliberately slow password check
+    (sign-in itself is tested in test_accounts_api.py)."""
+
+    def headers(user: User) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_tokens(session, user=user, settings=settings).access_token}"}
+
+    return headers

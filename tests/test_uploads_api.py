@@ -9,7 +9,7 @@ import pytest
 from abb.accounts.models import Role
 from abb.uploads.storage import GcsStorage
 from tests.conftest import make_settings
-from tests.factories import assert_problem, auth, db_snapshot, make_user
+from tests.factories import assert_problem, db_snapshot, make_user
 from tests.fixtures_uploads import JPEG, PDF, PNG
 from tests.harness.gcs import storage_client
 from tests.harness.services import free_port
@@ -34,10 +34,10 @@ def upload(client, headers, data=PDF, name="certificate.pdf", content_type="appl
     )
 
 
-def test_upload_then_owner_downloads_on_each_storage(app, client, session, upload_storage):
+def test_upload_then_owner_downloads_on_each_storage(app, client, session, upload_storage, signed_in):
     app.state.upload_storage = upload_storage
     owner = make_user(session, Role.SME)
-    headers = auth(client, owner)
+    headers = signed_in(owner)
     created = upload(client, headers, kind="registration_certificate")
     assert created.status_code == 201, created.text
     body = created.json()
@@ -53,8 +53,8 @@ def test_upload_then_owner_downloads_on_each_storage(app, client, session, uploa
     assert download.headers["content-disposition"].startswith('attachment; filename="certificate.pdf"')
 
 
-def test_logo_upload_sniffs_png_and_jpeg(client, session, storage):
-    headers = auth(client, make_user(session, Role.PARTNER))
+def test_logo_upload_sniffs_png_and_jpeg(client, session, storage, signed_in):
+    headers = signed_in(make_user(session, Role.PARTNER))
     png = upload(client, headers, PNG, "logo.png", "image/png", kind="logo")
     jpeg = upload(client, headers, JPEG, "logo.JPG", "application/octet-stream", kind="logo")
     assert png.status_code == 201 and png.json()["content_type"] == "image/png"
@@ -63,19 +63,19 @@ def test_logo_upload_sniffs_png_and_jpeg(client, session, storage):
     assert listed["total"] == 2 and {d["kind"] for d in listed["items"]} == {"logo"}
 
 
-def test_admin_may_download_and_list_anyones_documents(client, session, storage):
+def test_admin_may_download_and_list_anyones_documents(client, session, storage, signed_in):
     owner = make_user(session, Role.SME)
-    doc = upload(client, auth(client, owner)).json()
-    admin = auth(client, make_user(session, Role.ADMIN))
+    doc = upload(client, signed_in(owner)).json()
+    admin = signed_in(make_user(session, Role.ADMIN))
     assert client.get(f"/api/v1/documents/{doc['id']}/content", headers=admin).content == PDF
     listed = client.get(f"/api/v1/documents?owner_id={owner.id}", headers=admin).json()
     assert [d["id"] for d in listed["items"]] == [doc["id"]]
 
 
-def test_someone_elses_document_is_403_and_unknown_is_404(client, session, storage):
-    doc = upload(client, auth(client, make_user(session, Role.SME))).json()
+def test_someone_elses_document_is_403_and_unknown_is_404(client, session, storage, signed_in):
+    doc = upload(client, signed_in(make_user(session, Role.SME))).json()
     other = make_user(session, Role.SME)
-    headers = auth(client, other)
+    headers = signed_in(other)
     before = db_snapshot(session)
     assert_problem(client.get(f"/api/v1/documents/{doc['id']}/content", headers=headers), 403, "forbidden")
     assert_problem(client.get(f"/api/v1/documents/{doc['id']}", headers=headers), 403, "forbidden")
@@ -86,8 +86,8 @@ def test_someone_elses_document_is_403_and_unknown_is_404(client, session, stora
     assert len(storage.keys()) == 1
 
 
-def test_downloads_need_a_signed_in_user(client, session, storage):
-    doc = upload(client, auth(client, make_user(session, Role.SME))).json()
+def test_downloads_need_a_signed_in_user(client, session, storage, signed_in):
+    doc = upload(client, signed_in(make_user(session, Role.SME))).json()
     assert_problem(client.get(f"/api/v1/documents/{doc['id']}/content"), 401)
     assert_problem(client.post("/api/v1/documents", data={"kind": "other"}, files={"file": ("a.pdf", PDF)}), 401)
 
@@ -104,9 +104,9 @@ def test_downloads_need_a_signed_in_user(client, session, storage):
     ],
 )
 def test_an_upload_that_lies_about_its_type_is_415_and_stores_nothing(
-    client, session, storage, data, name, content_type, kind
+    client, session, storage, data, name, content_type, kind, signed_in
 ):
-    headers = auth(client, make_user(session, Role.SME))
+    headers = signed_in(make_user(session, Role.SME))
     before = db_snapshot(session)
     assert_problem(upload(client, headers, data, name, content_type, kind), 415, "unsupported-media-type")
     assert db_snapshot(session) == before
@@ -120,22 +120,22 @@ def test_an_upload_that_lies_about_its_type_is_415_and_stores_nothing(
         MAX_BYTES * 4,  # far past it: refused by the body size limit before the body is read
     ],
 )
-def test_an_oversized_upload_is_413_and_stores_nothing(client, session, storage, size):
-    headers = auth(client, make_user(session, Role.SME))
+def test_an_oversized_upload_is_413_and_stores_nothing(client, session, storage, size, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     before = db_snapshot(session)
     assert_problem(upload(client, headers, PDF + b"0" * (size - len(PDF))), 413, "payload-too-large")
     assert db_snapshot(session) == before
     assert storage.keys() == []
 
 
-def test_upload_exactly_at_the_limit_is_accepted(client, session, storage):
-    headers = auth(client, make_user(session, Role.SME))
+def test_upload_exactly_at_the_limit_is_accepted(client, session, storage, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     assert upload(client, headers, PDF + b"0" * (MAX_BYTES - len(PDF))).status_code == 201
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd", ".."])
-def test_a_path_in_the_file_name_is_422_and_stores_nothing(client, session, storage, tmp_path, name):
-    headers = auth(client, make_user(session, Role.SME))
+def test_a_path_in_the_file_name_is_422_and_stores_nothing(client, session, storage, tmp_path, name, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     before = db_snapshot(session)
     body = assert_problem(upload(client, headers, PDF, name), 422, "validation-error")
     assert body["errors"][0]["field"] == "file"
@@ -154,8 +154,8 @@ def test_a_path_in_the_file_name_is_422_and_stores_nothing(client, session, stor
         ({"kind": "other"}, {"file": ("x" * 200 + ".pdf", PDF, "application/pdf")}),  # absurd name
     ],
 )
-def test_malformed_upload_forms_are_422(client, session, storage, form, files):
-    headers = auth(client, make_user(session, Role.SME))
+def test_malformed_upload_forms_are_422(client, session, storage, form, files, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     before = db_snapshot(session)
     kwargs = {"files": files} if files else {"files": {"note": (None, "no file here")}}
     assert_problem(client.post("/api/v1/documents", headers=headers, data=form, **kwargs), 422)
@@ -163,13 +163,13 @@ def test_malformed_upload_forms_are_422(client, session, storage, form, files):
     assert storage.keys() == []
 
 
-def test_a_json_body_is_not_an_upload(client, session, storage):
-    headers = auth(client, make_user(session, Role.SME))
+def test_a_json_body_is_not_an_upload(client, session, storage, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     assert_problem(client.post("/api/v1/documents", headers=headers, json={"kind": "other"}), 422)
 
 
-def test_file_name_is_metadata_only_and_sent_back_safely(client, session, storage):
-    headers = auth(client, make_user(session, Role.SME))
+def test_file_name_is_metadata_only_and_sent_back_safely(client, session, storage, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     name = "Certificato d'iscrizione; camera è.pdf"
     doc = upload(client, headers, PDF, name).json()
     assert doc["original_name"] == name
@@ -181,8 +181,8 @@ def test_file_name_is_metadata_only_and_sent_back_safely(client, session, storag
     )
 
 
-def test_owner_deletes_a_document_and_its_file(client, session, storage):
-    headers = auth(client, make_user(session, Role.SME))
+def test_owner_deletes_a_document_and_its_file(client, session, storage, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     doc = upload(client, headers).json()
     assert client.delete(f"/api/v1/documents/{doc['id']}", headers=headers).status_code == 204
     assert storage.keys() == []
@@ -197,17 +197,17 @@ def test_upload_routes_are_documented_with_their_problems(client):
     assert {"403", "404"} <= set(paths["/api/v1/documents/{document_id}/content"]["get"]["responses"])
 
 
-def test_a_file_missing_from_storage_is_404_not_500(client, session, storage):
-    headers = auth(client, make_user(session, Role.SME))
+def test_a_file_missing_from_storage_is_404_not_500(client, session, storage, signed_in):
+    headers = signed_in(make_user(session, Role.SME))
     doc = upload(client, headers).json()
     storage.delete(storage.keys()[0])  # lost behind the application's back
     assert_problem(client.get(f"/api/v1/documents/{doc['id']}/content", headers=headers), 404, "not-found")
 
 
-def test_unreachable_cloud_storage_is_503_and_stores_nothing(app, client, session):
+def test_unreachable_cloud_storage_is_503_and_stores_nothing(app, client, session, signed_in):
     nothing_listens = storage_client(f"http://127.0.0.1:{free_port()}")
     app.state.upload_storage = GcsStorage("abb-unreachable", client=nothing_listens, retry_seconds=0.5)
-    headers = auth(client, make_user(session, Role.SME))
+    headers = signed_in(make_user(session, Role.SME))
     before = db_snapshot(session)
     assert_problem(upload(client, headers), 503, "service-unavailable")
     assert db_snapshot(session) == before
