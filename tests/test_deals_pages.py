@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from abb.accounts.models import Role
 from abb.deals.models import Deal, DealEvent
-from tests.factories import make_user
-from tests.fixtures_deals import connect, due
+from tests.factories import auth, make_user
+from tests.fixtures_deals import connect, due, open_deal, pay_by_bank
 from tests.test_web_pages import CSRF, sign_in
 
 FORM_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
@@ -128,3 +128,26 @@ def test_deal_pages_refuse_strangers_missing_csrf_and_non_admins(app, session):
         assert other.get(deal_path).status_code == 404
     with TestClient(app, base_url="https://testserver") as anonymous:
         assert anonymous.get("/deals", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_admin_records_an_over_payment_refund_from_the_deal_page(app, client, session):
+    parties = connect(session)
+    admin = make_user(session, Role.ADMIN)
+    deal = open_deal(client, parties, amount="100.00")
+    reference = pay_by_bank(client, parties, deal["id"])["instructions"]["reference"]
+    over = client.post(
+        "/api/v1/admin/reconciliations",
+        json={"reference": reference, "amount": "130.00", "currency": "EUR", "bank_transaction_id": "TX-OVER-PAGE"},
+        headers=auth(client, admin),
+    )
+    assert over.json()["excess_to_refund"] == "30.00"
+    with browser(app, parties.sme_user) as sme:
+        page = sme.get(f"/deals/{deal['id']}").text
+        assert "Over-payment to refund" in page and "excess-refunded" not in page  # only admins record it
+    with browser(app, admin) as back_office:
+        page = back_office.get(f"/deals/{deal['id']}").text
+        assert "Over-payment to refund" in page and "30.00 EUR" in page
+        csrf = CSRF.search(page).group(1)
+        done = back_office.post(f"/deals/{deal['id']}/excess-refunded", data={"csrf_token": csrf})
+        assert done.status_code == 200 and "Over-payment of 30.00 EUR refunded to the SME" in done.text
+        assert "Over-payment to refund" not in done.text

@@ -117,6 +117,15 @@ def test_over_payment_is_paid_and_flagged_for_refund(client, session, awaiting):
     assert body["outcome"] == "overpaid" and body["excess_to_refund"] == "250.00"
     assert body["deal"]["state"] == "paid" and body["deal"]["excess_to_refund"] == "250.00"
     assert "over-payment of 250.00 EUR flagged for refund" in body["deal"]["history"][-1]["reason"]
+    deal_id = body["deal"]["id"]
+    refunded = client.post(f"/api/v1/admin/deals/{deal_id}/excess-refunded", headers=admin)
+    assert refunded.status_code == 200, refunded.text
+    deal = refunded.json()
+    assert deal["excess_to_refund"] == "0.00" and deal["received"] == "1000.00" and deal["state"] == "paid"
+    assert deal["history"][-1]["reason"] == "Over-payment of 250.00 EUR refunded to the SME"
+    before = db_snapshot(session)
+    assert_problem(client.post(f"/api/v1/admin/deals/{deal_id}/excess-refunded", headers=admin), 409)
+    assert db_snapshot(session) == before
 
 
 def test_reconciling_the_same_bank_transaction_twice_is_409(client, session, awaiting):

@@ -137,6 +137,7 @@ def deal_page(request: Request, deal_id: IdPath, user: WebUser, session: Session
             and deal.received_minor == 0
             and deal.state.value in ("draft", "awaiting_payment", "failed"),
             "can_settle": user.role == Role.ADMIN and deal.state.value == "paid",
+            "can_refund_excess": user.role == Role.ADMIN and deal.excess_minor > 0,
             "form_key": secrets.token_urlsafe(16),
             "fmt": format_amount,
         },
@@ -178,6 +179,17 @@ async def deal_settle(
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin settles deals.")
     service.settle(session, deal_id=deal_id, admin=user, settings=settings)
+    return RedirectResponse(f"/deals/{deal_id}", status_code=303)
+
+
+@router.post("/deals/{deal_id}/excess-refunded")
+async def deal_excess_refunded(request: Request, deal_id: IdPath, user: WebUser, session: SessionDep) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    await checked_form(request)
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only an admin records refunds.")
+    service.excess_refunded(session, deal_id=deal_id, admin=user)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 

@@ -114,6 +114,12 @@ def refund(deal_id: IdPath, body: ReasonIn, admin: AdminUser, session: SessionDe
     return deal_out(session, service.refund(session, deal_id=deal_id, admin=admin, reason=body.reason))
 
 
+@router.post("/admin/deals/{deal_id}/excess-refunded", response_model=DealOut, responses=CHANGE_ERRORS)
+def excess_refunded(deal_id: IdPath, admin: AdminUser, session: SessionDep) -> DealOut:
+    """Record that an over-payment was sent back to the SME."""
+    return deal_out(session, service.excess_refunded(session, deal_id=deal_id, admin=admin))
+
+
 @router.get("/admin/reconciliations", response_model=list[DealOut], responses=problem_responses(401, 403))
 def awaiting_transfers(admin: AdminUser, session: SessionDep) -> list[DealOut]:
     """Deals waiting for a bank transfer: what an incoming transfer can be reconciled against."""

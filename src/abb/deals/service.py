@@ -269,6 +269,23 @@ def refund(session: Session, *, deal_id: int, admin: User, reason: str | None) -
     return deal
 
 
+def excess_refunded(session: Session, *, deal_id: int, admin: User) -> Deal:
+    """Record that the over-paid part was sent back to the SME; the deal's state is unchanged."""
+    deal = _locked(session, deal_id, admin)
+    if deal.excess_minor == 0:
+        raise Conflict("This deal has no over-payment waiting to be refunded.")
+    _note(
+        session,
+        deal,
+        actor=admin,
+        reason=f"Over-payment of {amount_text(deal.excess_minor, deal.currency)} refunded to the SME",
+    )
+    deal.received_minor -= deal.excess_minor
+    deal.excess_minor = 0
+    session.commit()
+    return deal
+
+
 # --- paying ------------------------------------------------------------------------------------
 
 
