@@ -50,8 +50,20 @@ def use_environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
     """Point this process's settings (cache, task dispatch) at the given ABB_* values for one test."""
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
+    _forget_settings()
+
+
+def _forget_settings() -> None:
     get_settings.cache_clear()
     cache._cache_for.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _settings_follow_the_environment() -> Iterator[None]:
+    """The process caches its settings: forget them after each test, once monkeypatch has put the
+    environment back (an autouse fixture is torn down last), so no test's ABB_* values leak into the next."""
+    yield
+    _forget_settings()
 
 
 @pytest.fixture
@@ -62,8 +74,6 @@ def redis_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Ite
     use_environment(monkeypatch, ABB_REDIS_URL=redis_server.url)
     yield client
     client.close()
-    get_settings.cache_clear()
-    cache._cache_for.cache_clear()
 
 
 class Mailbox:

@@ -77,7 +77,6 @@ def embedded(monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[Mailbox, int]) 
     mailbox, port = smtp_server
     use_environment(monkeypatch, ABB_SMTP_HOST="127.0.0.1", ABB_SMTP_PORT=str(port))
     yield mailbox
-    get_settings.cache_clear()
 
 
 def test_a_profile_edit_recomputes_and_announces_matches_in_process(
