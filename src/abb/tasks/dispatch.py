@@ -29,7 +29,7 @@ _executor_lock = threading.Lock()
 
 
 def enqueue(session: Session, task_name: str, *args: Any) -> None:
-    """Run `task_name(*args)` in the background. Call it after the commit; it never raises.
+    """Run `task_name(*args)` in the background. Call it after the commit; a broker outage never raises.
 
     A task that cannot be queued (broker down) is logged: the nightly recompute catches up on match work.
     `session` tells the embedded mode which database the task runs on.
@@ -61,6 +61,10 @@ def _in_process_executor() -> ThreadPoolExecutor:
 
 def _run_in_process(engine: Engine, task_name: str, args: tuple[Any, ...], headers: dict[str, Any]) -> None:
     celery_app.loader.import_default_modules()
+    task = celery_app.tasks.get(task_name)
+    if task is None:  # a worker would reject it as unregistered
+        log.error("task %s not run: no such task", task_name)
+        return
     with bound_engine(engine):
         # apply() runs the task here with Celery's own tracing (signals, retries, failure logging).
-        celery_app.tasks[task_name].apply(args=args, headers=headers)
+        task.apply(args=args, headers=headers)
