@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,13 +13,14 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.database import Base
-from abb.core.security import hash_password
 from abb.models import load_all_models
 
 load_all_models()
 
 PASSWORD = "correct-horse-battery-staple"
-_PASSWORD_HASH = hash_password(PASSWORD)
+# Test users get a cheap Argon2id hash: verification reads the cost from the hash itself, so signing
+# in as a factory user is fast, while registration still hashes with the production parameters.
+_PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 _serial = itertools.count(1)
 ACTIVITY_COLUMNS = {"last_seen_at"}
 
