@@ -1,7 +1,7 @@
 """The failed-payment retry on a real Celery worker: Redis holds each retry for its backoff, the worker retries
 against the Stripe double, and when the retries are spent the deal fails and both parties get an e-mail.
 
-Everything runs for real (PostgreSQL with committed data, Redis, an SMTP server, a worker subprocess);
+Everything runs for real (PostgreSQL with committed data, Redis, an SMTP server, an `abb worker` subprocess);
 only Stripe is the local double.
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -31,41 +28,22 @@ RETRY_BASE = 0.5
 MAX_RETRIES = 2
 
 
-class DealWorker(CeleryWorker):
-    """A Celery worker that also loads the deal tasks (`-I abb.deals.tasks`)."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.log_path = log_dir / "deal-worker.log"
-        command = [sys.executable, "-m", "celery", "-A", "abb.tasks.celery_app:celery_app", "worker"]
-        command += ["--pool=solo", "--concurrency=1", "--loglevel=INFO", "-I", "abb.deals.tasks"]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-
 @pytest.fixture
-def deal_worker(committed_database, redis_env, smtp_server, stripe_double, tmp_path) -> Iterator[DealWorker]:
+def deal_worker(committed_database, redis_env, smtp_server, stripe_double, start_worker) -> CeleryWorker:
+    """`abb worker` on the committed database, Redis, the SMTP server and the Stripe double."""
     _mailbox, smtp_port = smtp_server
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    env.update(
-        ABB_ENV="test",
-        ABB_VAR_DIR=str(tmp_path / "var"),
-        ABB_DATABASE_URL=committed_database[0],
-        ABB_REDIS_URL=os.environ["ABB_REDIS_URL"],
-        ABB_SMTP_HOST="127.0.0.1",
-        ABB_SMTP_PORT=str(smtp_port),
-        ABB_STRIPE_SECRET_KEY="sk_test_double",
-        ABB_STRIPE_API_BASE=stripe_double.url,
-        ABB_PAYMENT_MAX_RETRIES=str(MAX_RETRIES),
-        ABB_PAYMENT_RETRY_BASE_SECONDS=str(RETRY_BASE),
+    return start_worker(
+        {
+            "ABB_DATABASE_URL": committed_database[0],
+            "ABB_REDIS_URL": os.environ["ABB_REDIS_URL"],
+            "ABB_SMTP_HOST": "127.0.0.1",
+            "ABB_SMTP_PORT": str(smtp_port),
+            "ABB_STRIPE_SECRET_KEY": "sk_test_double",
+            "ABB_STRIPE_API_BASE": stripe_double.url,
+            "ABB_PAYMENT_MAX_RETRIES": str(MAX_RETRIES),
+            "ABB_PAYMENT_RETRY_BASE_SECONDS": str(RETRY_BASE),
+        }
     )
-    worker = DealWorker(env, tmp_path)
-    try:
-        worker.wait_for_log(" ready.")
-        yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.mark.postgres
