@@ -58,7 +58,7 @@ def dependency_checks(request: Request, settings: Settings) -> dict[str, Callabl
 
 
 @router.get("/live")
-def live() -> dict[str, str]:
+async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import re
@@ -62,15 +63,28 @@ def _mask_card(match: re.Match[str]) -> str:
     return REDACTED if _luhn_ok(digits) else match.group(0)
 
 
+# One cheap search first: most lines (an access line's path, a query's text) hold nothing to mask.
+_MAYBE_SECRET = re.compile(
+    r"pass|secret|token|authori|cookie|card|cvc|cvv|bearer|basic|eyJ|\[parameters|\d{4}", re.IGNORECASE
+)
+
+
 def redact(text: str) -> str:
     """Mask secrets in free text: sensitive key/value pairs, bearer tokens, JWTs, card numbers."""
+    if _MAYBE_SECRET.search(text) is None:
+        return text
     for pattern in _SENSITIVE_PATTERNS:
         text = pattern.sub(lambda m: m.group("key") + REDACTED, text)
     return _CARD_CANDIDATE.sub(_mask_card, text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _sensitive_key(key: str) -> bool:
+    return SENSITIVE_KEY.search(key.rsplit(".", 1)[-1]) is not None
+
+
 def _redact_value(key: str, value: Any) -> Any:
-    if SENSITIVE_KEY.search(key.rsplit(".", 1)[-1]):
+    if _sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact(value)
@@ -221,15 +235,19 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
         _installed.append(logstash_handler(settings, formatter))
     for handler in _installed:
         root.addHandler(handler)
+    # No line shows the caller's file and line: skip logging's stack walk for every record (logging docs).
+    logging._srcfile = None  # type: ignore[attr-defined]
     levels = parse_levels(settings.log_levels)
     root.setLevel(levels.pop("", root_level or logging.INFO))
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
     # uvicorn's own handlers would print plain text next to ours: route its records to the root.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # abb.access writes the access line (with request id and route); uvicorn's would be a second one.
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 def flush_logs() -> None:

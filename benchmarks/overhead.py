@@ -1,0 +1,280 @@
+"""What observability costs: throughput and p99 of the same app with instrumentation off and on.
+
+    .venv/bin/python benchmarks/overhead.py               # 3 interleaved rounds, about 4 minutes
+    .venv/bin/python benchmarks/overhead.py --rounds 1 --seconds 3   # a quick look
+
+One `abb serve` worker is pinned to CPU 0 with taskset, wrk (Debian's package, installed here when
+missing and root) to CPU 1. Variants, each a fresh server of the same app, interleaved round by round:
+- plain: ABB_METRICS_ENABLED=false, ABB_ACCESS_LOG=false (no middleware, no database hooks) = 1.00
+- metrics+logs: the defaults (RED metrics, request ids, one JSON access line per request, to a file)
+- +tracing 10%: the same plus OpenTelemetry at ABB_TRACING_SAMPLE_RATIO=0.1, exported over OTLP/HTTP
+  to a local sink in this process
+Endpoints: a trivial JSON endpoint (GET /health/live) and a database-backed read (GET /api/v1/me: JWT
+check and a user read from the embedded SQLite database). Reported: median requests/s and p99 of the
+rounds, and each variant's ratio to plain. Targets (issue 5): metrics+logs >= 0.80x (trivial) and
+>= 0.95x (database), +tracing 10% >= 0.60x (trivial); /metrics renders in under 20 ms after 100,000
+requests over 50 routes (measured in this process, through the same middleware and registry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+ABB = str(Path(sys.executable).with_name("abb"))
+PASSWORD = "olive-groves-of-puglia-2026"
+VARIANTS: dict[str, dict[str, str]] = {
+    "plain": {"ABB_METRICS_ENABLED": "false", "ABB_ACCESS_LOG": "false"},
+    "metrics+logs": {},
+    "+tracing 10%": {"ABB_TRACING_ENABLED": "true", "ABB_TRACING_SAMPLE_RATIO": "0.1"},
+}
+TARGETS = {("metrics+logs", "trivial"): 0.80, ("metrics+logs", "database"): 0.95, ("+tracing 10%", "trivial"): 0.60}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("wrk is missing: apt-get install wrk (Debian package), or run this as root to have it installed")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=False, capture_output=True)
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=True, capture_output=True)
+    return shutil.which("wrk") or sys.exit("wrk could not be installed")
+
+
+class OtlpSink:
+    """Accepts OTLP/HTTP exports and drops them, so that tracing pays its real export cost."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def prepare_database(base_env: dict[str, str]) -> None:
+    subprocess.run([ABB, "migrate"], env=base_env, check=True, capture_output=True, timeout=300)
+
+
+def sign_in(url: str) -> dict[str, str]:
+    """The benchmark user (registered by the first server; 409 afterwards) and its bearer header."""
+    account = {"email": "bench@example.com", "password": PASSWORD, "full_name": "Bench", "role": "sme"}
+    httpx.post(f"{url}/api/v1/auth/register", json=account, timeout=30)
+    login = httpx.post(f"{url}/api/v1/auth/login", json={"email": account["email"], "password": PASSWORD}, timeout=30)
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    # One request alone records the user's activity; concurrent first requests would all try that write.
+    httpx.get(f"{url}/api/v1/me", headers=auth, timeout=30).raise_for_status()
+    return auth
+
+
+class Server:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            ["taskset", "-c", "0", ABB, "serve", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not start; see {log}")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat), immune to other load on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(wrk: str, url: str, seconds: int, headers: dict[str, str], pid: int) -> tuple[float, float, float]:
+    """(requests/s, p99 seconds, server CPU seconds per request) from wrk on CPU 1."""
+    cpu_before = cpu_seconds(pid)
+    cmd = ["taskset", "-c", "1", wrk, "-t1", "-c16", f"-d{seconds}s", "--latency", url]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    if re.search(r"Non-2xx or 3xx responses", out):
+        raise RuntimeError(f"wrk saw error answers from {url}:\n{out}")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, float(value) * _UNITS[unit], (cpu_seconds(pid) - cpu_before) / max(requests, 1)
+
+
+def measure_metrics_render(work: Path) -> tuple[float, int]:
+    """Median /metrics render time after 100,000 requests over 50 routes through the real middleware."""
+    os.environ.update(
+        {"ABB_ENV": "test", "ABB_VAR_DIR": str(work), "ABB_DATABASE_URL": f"sqlite:///{work / 'abb.sqlite3'}"}
+    )
+    from prometheus_client import generate_latest
+
+    from abb.core.config import get_settings
+    from abb.core.database import Database
+    from abb.observability.collectors import BuildInfoCollector, DatabaseCollector, HostCollector
+    from abb.observability.metrics import exposition_registry
+    from abb.observability.middleware import ObservabilityMiddleware
+
+    class Route:
+        def __init__(self, n: int) -> None:
+            self.path_format = f"/api/v1/bench{n}/{{item_id}}"
+
+    routes = [Route(n) for n in range(50)]
+
+    async def endpoint(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["route"] = routes[scope["n"] % 50]
+        status = 404 if scope["n"] % 10 == 0 else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    middleware = ObservabilityMiddleware(endpoint, metrics=True, access_log=False)
+
+    async def drive() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(_message: dict[str, Any]) -> None:
+            pass
+
+        for n in range(100_000):
+            scope = {"type": "http", "method": "GET", "path": f"/x/{n}", "headers": [], "n": n}
+            await middleware(scope, receive, send)
+
+    asyncio.run(drive())
+    settings = get_settings()
+    database = Database(settings)
+    registry = exposition_registry(
+        [BuildInfoCollector(settings), DatabaseCollector(lambda: database.engine, settings), HostCollector()]
+    )
+    generate_latest(registry)  # warm: first database read, first psutil sample
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        page = generate_latest(registry)
+        times.append(time.perf_counter() - start)
+    database.dispose()
+    return statistics.median(times), len(page)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5, help="wrk run per endpoint and variant")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="abb-overhead-"))
+    sink = OtlpSink()
+    base_env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "ABB_ENV": "test",
+        "ABB_SECRET_KEY": "overhead-benchmark-secret-key-0123456789abcdef",
+        "ABB_VAR_DIR": str(work),
+        "ABB_DATABASE_URL": f"sqlite:///{work / 'abb.sqlite3'}",
+        "ABB_HOST_METRICS": "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.port}",
+    }
+    prepare_database(base_env)
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    started = time.monotonic()
+    for round_no in range(1, args.rounds + 1):
+        order = list(VARIANTS) if round_no % 2 else list(reversed(VARIANTS))  # interleaved, alternating order
+        for variant in order:
+            env = {**base_env, **VARIANTS[variant]}
+            if variant != "+tracing 10%":
+                env["ABB_TRACING_ENABLED"] = "false"
+            server = Server(env, work / f"server-{variant.replace(' ', '_').replace('%', '')}.log")
+            try:
+                auth = sign_in(server.url)
+                for endpoint, path, headers in (("trivial", "/health/live", {}), ("database", "/api/v1/me", auth)):
+                    run_wrk(wrk, server.url + path, 1, headers, server.process.pid)  # warm-up
+                    results.setdefault((variant, endpoint), []).append(
+                        run_wrk(wrk, server.url + path, args.seconds, headers, server.process.pid)
+                    )
+            finally:
+                server.stop()
+        print(f"round {round_no} done ({time.monotonic() - started:.0f} s)", flush=True)
+
+    print(f"\nmedian of {args.rounds} interleaved rounds; 1 worker on CPU 0, wrk -t1 -c16 on CPU 1\n")
+    print(
+        f"{'endpoint':<10} {'variant':<14} {'req/s':>8} {'p99 ms':>8} {'ratio':>6} {'target':>12} {'CPU us/req':>11} {'CPU ratio':>9}"
+    )
+    for endpoint in ("trivial", "database"):
+        base_rps = statistics.median(r[0] for r in results[("plain", endpoint)])
+        base_cpu = statistics.median(r[2] for r in results[("plain", endpoint)])
+        for variant in VARIANTS:
+            rps = statistics.median(r[0] for r in results[(variant, endpoint)])
+            p99 = statistics.median(r[1] for r in results[(variant, endpoint)])
+            cpu = statistics.median(r[2] for r in results[(variant, endpoint)])
+            ratio = rps / base_rps
+            target = TARGETS.get((variant, endpoint))
+            verdict = "" if target is None else (f">={target:.2f} " + ("ok" if ratio >= target else "MISSED"))
+            # CPU ratio: plain's CPU per request / this variant's, i.e. the throughput ratio a core to itself gives.
+            print(
+                f"{endpoint:<10} {variant:<14} {rps:>8.0f} {p99 * 1000:>8.2f} {ratio:>5.2f}x {verdict:>12}"
+                f" {cpu * 1e6:>11.0f} {base_cpu / cpu:>8.2f}x"
+            )
+    render, size = measure_metrics_render(work)
+    verdict = "ok" if render < 0.020 else "MISSED"
+    print(f"\n/metrics render after 100,000 requests over 50 routes: {render * 1000:.1f} ms ({size} bytes)")
+    print(f"target < 20 ms: {verdict}")
+    print(f"total {time.monotonic() - started:.0f} s; logs in {work}")
+
+
+if __name__ == "__main__":
+    main()
