@@ -251,9 +251,8 @@ def main() -> None:
         print(f"round {round_no} done ({time.monotonic() - started:.0f} s)", flush=True)
 
     print(f"\nmedian of {args.rounds} interleaved rounds; 1 worker on CPU 0, wrk -t1 -c16 on CPU 1\n")
-    print(
-        f"{'endpoint':<10} {'variant':<14} {'req/s':>8} {'p99 ms':>8} {'ratio':>6} {'target':>12} {'CPU us/req':>11} {'CPU ratio':>9}"
-    )
+    header = ("endpoint", "variant", "req/s", "p99 ms", "ratio", "target", "CPU us/req", "CPU ratio")
+    print("{:<10} {:<14} {:>8} {:>8} {:>6} {:>12} {:>11} {:>9}".format(*header))
     for endpoint in ("trivial", "database"):
         base_rps = statistics.median(r[0] for r in results[("plain", endpoint)])
         base_cpu = statistics.median(r[2] for r in results[("plain", endpoint)])
