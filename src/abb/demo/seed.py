@@ -196,6 +196,7 @@ def seed_database(*, smes: int, partners: int, seed: int = 2026, if_empty: bool 
             now = utcnow()
             logins = [e for e in DEMO_LOGINS if session.scalar(select(User.id).where(User.email == e)) is None]
             serial = session.scalar(select(func.count(User.id))) or 0
+            demo_sme_row: dict[str, Any] | None = None
             with Progress(disable=smes + partners < 5000) as progress:
                 task = progress.add_task("seeding", total=smes + partners)
                 for role, count in ((Role.SME, smes), (Role.PARTNER, partners)):
@@ -212,9 +213,14 @@ def seed_database(*, smes: int, partners: int, seed: int = 2026, if_empty: bool 
                             insert(User).returning(User.id, sort_by_parameter_order=True), users
                         ).all()
                         if role == Role.SME:
-                            session.execute(insert(SmeProfile), [_sme_row(fake, rng, i, now) for i in ids])
+                            rows = [_sme_row(fake, rng, i, now) for i in ids]
+                            demo_sme_row = demo_sme_row or (rows[0] if users[0]["email"] == DEMO_SME else None)
+                            session.execute(insert(SmeProfile), rows)
                         else:
-                            session.execute(insert(PartnerProfile), [_partner_row(rng, i, now) for i in ids])
+                            rows = [_partner_row(rng, i, now) for i in ids]
+                            if users[0]["email"] == DEMO_PARTNER and demo_sme_row:
+                                _fit_demo_partner(rows[0], demo_sme_row)
+                            session.execute(insert(PartnerProfile), rows)
                         progress.advance(task, size)
                 for email in logins:  # the admin, and any demo login not created above
                     session.execute(insert(User), [_user_row(email, DEMO_LOGINS[email], password_hash, now, fake)])
@@ -235,6 +241,20 @@ def seed_database(*, smes: int, partners: int, seed: int = 2026, if_empty: bool 
         f"seeded {smes} SMEs and {partners} partners ({matches} match suggestions); demo logins "
         + ", ".join(DEMO_LOGINS)
         + f" (password: {DEMO_PASSWORD})"
+    )
+
+
+def _fit_demo_partner(partner: dict[str, Any], sme: dict[str, Any]) -> None:
+    """Make the demo partner a plausible fit for the demo SME, so both demo logins meet near the top."""
+    country = sme["target_countries"][0]
+    sector = sme["sectors"][0]
+    city = CITIES[country][0]
+    partner.update(
+        country=country,
+        city=city,
+        sectors=[sector],
+        languages=sorted({"en", *PARTNER_LANGUAGES[country][:1]}),
+        services=f"We offer {SECTOR_SERVICES[sector][0]} from {city}.",
     )
 
 
