@@ -59,23 +59,26 @@ def test_one_request_is_one_trace_with_database_spans(make_obs_app, span_exporte
     assert access["trace.id"] == format(server[0].context.trace_id, "032x")
 
 
-def test_exceptions_are_recorded_on_the_span(make_obs_app, span_exporter):
+def test_exceptions_are_recorded_on_the_span_and_the_stack_trace_line_carries_its_trace_id(
+    make_obs_app, span_exporter, log_capture
+):
     app = make_obs_app(tracing_enabled=True)
 
     @app.get("/explode")
     def explode() -> None:
         raise LookupError("the thing was not there")
 
+    log_capture.attach(app.state.settings)
     with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
         span_exporter.clear()
         assert client.get("/explode").status_code == 500
-    spans = span_exporter.get_finished_spans()
-    server = next(s for s in spans if s.kind is SpanKind.SERVER)
+    server = next(s for s in span_exporter.get_finished_spans() if s.kind is SpanKind.SERVER)
     assert server.status.status_code is StatusCode.ERROR
     assert server.attributes["error.type"] == "LookupError"
     assert server.attributes["http.response.status_code"] == 500
-    endpoint = next(s for s in spans if s.name == "fastapi.endpoint")
-    assert endpoint.status.status_code is StatusCode.ERROR and endpoint.context.trace_id == server.context.trace_id
+    crash = next(r for r in log_capture.records() if r["message"] == "unhandled error")
+    assert crash["trace.id"] == format(server.context.trace_id, "032x")
+    assert "LookupError: the thing was not there" in crash["error.stack_trace"]
 
 
 class OtlpReceiver:

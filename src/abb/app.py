@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Tracing (when on): one server span per request; per-operation spans cost more than they tell.
+        telemetry={"operation_spans": False},
     )
     app.state.settings = settings
     if database is not None:

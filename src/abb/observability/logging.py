@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import json
 import logging
 import re
 import sys
@@ -20,6 +19,8 @@ import traceback
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from abb import __version__
 from abb.core.config import Settings
@@ -115,11 +116,19 @@ class EcsJsonFormatter(logging.Formatter):
             "ecs.version": ECS_VERSION,
         }
         self.with_tracing = with_tracing
+        self._second: tuple[int, str] = (-1, "")  # the formatted second, reused by the lines within it
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        cached_second, prefix = self._second
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, prefix)
+        return f"{prefix}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
-        created = record.created
         doc: dict[str, Any] = {
-            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z",
+            "@timestamp": self._timestamp(record.created),
             "log.level": record.levelname.lower(),
             "message": redact(record.getMessage()),
             "log.logger": record.name,
@@ -135,14 +144,22 @@ class EcsJsonFormatter(logging.Formatter):
             if ids is not None:
                 doc["trace.id"], doc["span.id"] = ids
         for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRS:
+            if key in _RECORD_ATTRS:
+                continue
+            if _sensitive_key(key):
+                doc[key] = REDACTED
+            elif value.__class__ is str:
+                doc[key] = redact(value)
+            elif isinstance(value, dict):
                 doc[key] = _redact_value(key, value)
+            else:
+                doc[key] = value
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             doc["error.type"] = type(exc).__name__
             doc["error.message"] = redact(str(exc))
             doc["error.stack_trace"] = redact("".join(traceback.format_exception(exc)))
-        return json.dumps(doc, default=str, ensure_ascii=False)
+        return orjson.dumps(doc, default=str).decode()
 
 
 class PlainFormatter(logging.Formatter):
@@ -236,7 +253,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
     for handler in _installed:
         root.addHandler(handler)
     # No line shows the caller's file and line: skip logging's stack walk for every record (logging docs).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     levels = parse_levels(settings.log_levels)
     root.setLevel(levels.pop("", root_level or logging.INFO))
     for name, level in levels.items():
