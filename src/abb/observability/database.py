@@ -64,10 +64,17 @@ def _handle_error(context: Any) -> None:
         starts.pop()
 
 
+_last_size_overflow: tuple[int, int] | None = None
+
+
 def _pool_gauges(pool: QueuePool) -> None:
-    DB_POOL_SIZE.set(pool.size())
+    global _last_size_overflow
     DB_POOL_CHECKED_OUT.set(pool.checkedout())
-    DB_POOL_OVERFLOW.set(max(pool.overflow(), 0))
+    size_overflow = (pool.size(), max(pool.overflow(), 0))
+    if size_overflow != _last_size_overflow:  # rarely changes: spare two locked writes per checkout
+        _last_size_overflow = size_overflow
+        DB_POOL_SIZE.set(size_overflow[0])
+        DB_POOL_OVERFLOW.set(size_overflow[1])
 
 
 def install_database_hooks(settings: Settings) -> None:
