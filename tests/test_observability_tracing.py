@@ -122,8 +122,9 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
 
 
 def test_a_task_the_request_enqueued_runs_in_the_same_trace_and_logs_its_request_id(
-    span_exporter, redis_env, committed_database, start_worker, otlp_receiver, tmp_path
+    span_exporter, otlp_receiver, redis_env, committed_database, start_worker, tmp_path
 ):
+    # otlp_receiver comes first so that it outlives the worker, whose last spans are flushed as it stops.
     url, engine = committed_database
     worker = start_worker(
         {
