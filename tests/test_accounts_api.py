@@ -209,3 +209,29 @@ def test_pagination_limits(client, session):
     assert_problem(client.get("/api/v1/admin/users", params={"limit": "many"}, headers=headers), 422)
     page = client.get("/api/v1/admin/users", params={"limit": 1}, headers=headers).json()
     assert len(page["items"]) == 1 and page["total"] >= 1
+
+
+def test_concurrent_first_requests_with_one_token_all_succeed(tmp_path):
+    """Racing activity stamps on SQLite ("database is locked") must not turn into 500s."""
+    import concurrent.futures
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session as OrmSession
+
+    from abb.app import create_app
+    from abb.core.database import Database
+    from abb.core.migrate import upgrade
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'race.sqlite3'}")
+    database = Database(settings)
+    with database.engine.begin() as conn:
+        upgrade(connection=conn)
+    with OrmSession(database.engine, expire_on_commit=False) as setup:
+        user = make_user(setup)
+    with TestClient(create_app(settings, database=database), base_url="https://testserver") as client:
+        headers = auth(client, user)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(lambda _: client.get("/api/v1/me", headers=headers).status_code, range(64)))
+    database.dispose()
+    assert statuses == [200] * 64

@@ -5,12 +5,13 @@ Service functions are keyword-only and take the session; they commit their own u
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import RefreshToken, Role, User
@@ -29,6 +30,7 @@ from abb.core.security import (
 from abb.observability import business as business_metrics
 
 ACCESS = "access"
+log = logging.getLogger(__name__)
 # Access tokens are checked against the database on each request; recording activity more often
 # than this would turn every read into a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -214,13 +216,24 @@ def user_from_token(session: Session, *, token: str, settings: Settings, check_f
         raise Forbidden("This account has been disabled.")
     if check_family and not family_is_active(session, family_id=str(claims.get("fam", ""))):
         raise Unauthorized("The session has ended.")
+    _record_activity(session, user=user)
+    return user
+
+
+def _record_activity(session: Session, *, user: User) -> None:
+    """Best effort: losing one activity stamp to a concurrent writer must never fail the request."""
     now = utcnow()
-    if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
+    if user.last_seen_at is not None and now - user.last_seen_at <= LAST_SEEN_RESOLUTION:
+        return
+    try:
         # Activity is not an edit of the account: updated_at keeps its value.
         session.execute(update(User).where(User.id == user.id).values(last_seen_at=now, updated_at=User.updated_at))
         session.commit()
-        user.last_seen_at = now
-    return user
+    except OperationalError:  # e.g. SQLite's "database is locked" when first requests race
+        session.rollback()
+        log.info("activity stamp skipped: the database was busy", extra={"user.id": user.id})
+        return
+    user.last_seen_at = now
 
 
 def change_password(
