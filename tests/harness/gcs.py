@@ -6,6 +6,7 @@ import subprocess
 import sys
 from typing import Any
 
+from abb.ops.processes import terminate
 from tests.harness.services import free_port, wait_for_port
 
 
@@ -59,10 +60,4 @@ class GcsEmulator:
         return self.process.stderr.read().decode(errors="replace")[-500:]
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process)

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from abb.ops.processes import terminate
 from tests.harness.services import free_port, wait_for_port
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -39,12 +40,6 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process)
         self._log_file.close()
         shutil.rmtree(self.root, ignore_errors=True)
