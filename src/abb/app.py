@@ -29,7 +29,7 @@ from abb.training.router import router as training_router
 from abb.uploads.pages import router as uploads_pages
 from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
-from abb.web.router import STATIC_DIR, render_error
+from abb.web.router import STATIC_DIR, SignInRequired, redirect_to_sign_in, render_error
 from abb.web.router import router as web_router
 
 ROUTERS = (
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.db = database
     install_error_handlers(app)
     app.state.html_error_renderer = render_error
+    app.add_exception_handler(SignInRequired, redirect_to_sign_in)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

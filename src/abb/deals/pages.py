@@ -24,7 +24,7 @@ from abb.deals.money import Currency, format_amount
 from abb.deals.schemas import DealIn, ReconciliationIn
 from abb.payments.bank_transfer import display_reference
 from abb.web.forms import validate_form
-from abb.web.router import CSRF_FIELD, WebUser, _login_redirect, checked_form, render
+from abb.web.router import CSRF_FIELD, SignedInUser, checked_form, render
 
 router = APIRouter(include_in_schema=False)
 IDEMPOTENCY_FIELD = "idempotency_key"
@@ -81,16 +81,12 @@ def _deals_page(
 
 
 @router.get("/deals", response_class=HTMLResponse)
-def deals_page(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def deals_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     return _deals_page(request, user, session)
 
 
 @router.post("/deals", response_class=HTMLResponse)
-async def deal_create(request: Request, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def deal_create(request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep) -> Response:
     form = await checked_form(request)
     values = _values(form, DEAL_FIELDS)
     parsed, errors = validate_form(DealIn, dict(values))
@@ -117,9 +113,9 @@ async def deal_create(request: Request, user: WebUser, session: SessionDep, sett
 
 
 @router.get("/deals/{deal_id}", response_class=HTMLResponse)
-def deal_page(request: Request, deal_id: IdPath, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def deal_page(
+    request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
+) -> Response:
     deal = service.get_deal(session, deal_id=deal_id, user=user)
     side = service.side_of(deal, user)
     return render(
@@ -146,10 +142,8 @@ def deal_page(request: Request, deal_id: IdPath, user: WebUser, session: Session
 
 @router.post("/deals/{deal_id}/pay")
 async def deal_pay(
-    request: Request, deal_id: IdPath, user: WebUser, session: SessionDep, settings: SettingsDep
+    request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
     form = await checked_form(request)
 
     def pay() -> str:
@@ -160,9 +154,7 @@ async def deal_pay(
 
 
 @router.post("/deals/{deal_id}/cancel")
-async def deal_cancel(request: Request, deal_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def deal_cancel(request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     reason = str(form.get("reason", "")).strip()[:500] or None
     service.cancel(session, deal_id=deal_id, user=user, reason=reason)
@@ -171,10 +163,8 @@ async def deal_cancel(request: Request, deal_id: IdPath, user: WebUser, session:
 
 @router.post("/deals/{deal_id}/settle")
 async def deal_settle(
-    request: Request, deal_id: IdPath, user: WebUser, session: SessionDep, settings: SettingsDep
+    request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
     await checked_form(request)
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin settles deals.")
@@ -183,9 +173,7 @@ async def deal_settle(
 
 
 @router.post("/deals/{deal_id}/excess-refunded")
-async def deal_excess_refunded(request: Request, deal_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def deal_excess_refunded(request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     await checked_form(request)
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin records refunds.")
@@ -221,18 +209,14 @@ def _reconcile_page(
 
 
 @router.get("/admin/reconcile", response_class=HTMLResponse)
-def reconcile_page(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def reconcile_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     if user.role != Role.ADMIN:
         raise Forbidden("Only admins reconcile bank transfers.")
     return _reconcile_page(request, user, session)
 
 
 @router.post("/admin/reconcile", response_class=HTMLResponse)
-async def reconcile_submit(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def reconcile_submit(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     if user.role != Role.ADMIN:
         raise Forbidden("Only admins reconcile bank transfers.")

@@ -17,7 +17,7 @@ from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut
 from abb.tasks.matching import after_recompute
 from abb.web.forms import validate_form
-from abb.web.router import WebUser, _login_redirect, checked_form, render
+from abb.web.router import SignedInUser, checked_form, render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25  # the top 20 suggestions and a few introductions fit on one page
@@ -45,9 +45,7 @@ def _page_number(request: Request) -> int:
 
 
 @router.get("/matches", response_class=HTMLResponse)
-def matches_page(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def matches_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     wanted = request.query_params.get("status")
     status = wanted if wanted in {s.value for s in MatchStatus} else None
     page = _page_number(request)
@@ -72,9 +70,9 @@ def matches_page(request: Request, user: WebUser, session: SessionDep) -> Respon
 
 
 @router.post("/matches/recompute")
-async def recompute_submit(request: Request, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def recompute_submit(
+    request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep
+) -> Response:
     await checked_form(request)
     service.user_side(user)  # admins have no matches
     profile = companies.profile_of(session, user=user)
@@ -114,9 +112,7 @@ def _detail(
 
 
 @router.get("/matches/{match_id}", response_class=HTMLResponse)
-def match_page(request: Request, match_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def match_page(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     return _detail(request, user, session, match_id)
 
 
@@ -125,27 +121,21 @@ def _back(form_value: object, match_id: int) -> str:
 
 
 @router.post("/matches/{match_id}/accept")
-async def accept_submit(request: Request, match_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def accept_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     service.accept(session, match_id=match_id, user=user)
     return RedirectResponse(_back(form.get("back"), match_id), status_code=303)
 
 
 @router.post("/matches/{match_id}/decline")
-async def decline_submit(request: Request, match_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def decline_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     service.decline(session, match_id=match_id, user=user)
     return RedirectResponse(_back(form.get("back"), match_id), status_code=303)
 
 
 @router.post("/matches/{match_id}/close")
-async def close_submit(request: Request, match_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def close_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     await checked_form(request)
     service.close(session, match_id=match_id, user=user)
     return RedirectResponse(f"/matches/{match_id}", status_code=303)
@@ -161,9 +151,7 @@ def _utc_slot(value: str) -> datetime | str:
 
 
 @router.post("/matches/{match_id}/meetings", response_class=HTMLResponse)
-async def propose_submit(request: Request, match_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def propose_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     values = {f"slot_{i}": str(form.get(f"slot_{i}", "")).strip()[:40] for i in range(1, MAX_SLOTS + 1)}
     values["video_link"] = str(form.get("video_link", "")).strip()[:600]
@@ -185,9 +173,9 @@ async def propose_submit(request: Request, match_id: IdPath, user: WebUser, sess
 
 
 @router.post("/meetings/{meeting_id}/accept")
-async def accept_meeting_submit(request: Request, meeting_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def accept_meeting_submit(
+    request: Request, meeting_id: IdPath, user: SignedInUser, session: SessionDep
+) -> Response:
     form = await checked_form(request)
     parsed, _errors = validate_form(MeetingAcceptIn, {"slot": str(form.get("slot", ""))[:40]})
     if parsed is None:
@@ -203,9 +191,7 @@ async def accept_meeting_submit(request: Request, meeting_id: IdPath, user: WebU
 
 
 @router.get("/meetings", response_class=HTMLResponse)
-def meetings_page(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def meetings_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     page = _page_number(request)
     items, total = service.list_meetings_for_user(session, user=user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render(

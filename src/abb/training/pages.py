@@ -15,7 +15,7 @@ from abb.core.http import IdPath, SessionDep
 from abb.training import service
 from abb.training.models import Course
 from abb.training.schemas import COURSE_LANGUAGES, MINOR_UNITS
-from abb.web.router import WebUser, _login_redirect, checked_form, render
+from abb.web.router import SignedInUser, checked_form, render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -51,9 +51,7 @@ def _course_rows(session: Session, user: User, courses: list[Course]) -> list[di
 
 
 @router.get("/courses", response_class=HTMLResponse)
-def catalogue(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def catalogue(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     language = request.query_params.get("language")
     language = language if language in COURSE_LANGUAGES else None
     courses, total = service.list_courses(session, language=language, upcoming=True, limit=PER_PAGE, offset=0)
@@ -71,16 +69,12 @@ def _detail(
 
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
-def course_page(request: Request, course_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def course_page(request: Request, course_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     return _detail(request, user, session, course_id)
 
 
 @router.post("/courses/{course_id}/enroll", response_class=HTMLResponse)
-async def enroll_submit(request: Request, course_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def enroll_submit(request: Request, course_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     try:
         service.enroll(session, course_id=course_id, user=user, waitlist=form.get("waitlist") == "1")
@@ -92,9 +86,7 @@ async def enroll_submit(request: Request, course_id: IdPath, user: WebUser, sess
 
 
 @router.post("/courses/{course_id}/cancel", response_class=HTMLResponse)
-async def cancel_submit(request: Request, course_id: IdPath, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def cancel_submit(request: Request, course_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     await checked_form(request)
     mine = service.my_enrollments_by_course(session, user=user, course_ids=[course_id]).get(course_id)
     try:

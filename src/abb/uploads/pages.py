@@ -14,7 +14,7 @@ from abb.core.http import IdPath, SessionDep
 from abb.uploads import service
 from abb.uploads.models import DocumentKind
 from abb.uploads.router import StorageDep, download_response
-from abb.web.router import WebUser, _login_redirect, checked_form, render
+from abb.web.router import SignedInUser, checked_form, render
 
 router = APIRouter(include_in_schema=False)
 KIND_LABELS = {
@@ -46,18 +46,14 @@ def _page(
 
 
 @router.get("/documents", response_class=HTMLResponse)
-def documents_page(request: Request, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def documents_page(request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep) -> Response:
     return _page(request, user, session, settings)
 
 
 @router.post("/documents", response_class=HTMLResponse)
 async def upload_submit(
-    request: Request, user: WebUser, session: SessionDep, settings: SettingsDep, storage: StorageDep
+    request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep, storage: StorageDep
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
     form = await checked_form(request)
     file = form.get("file")
     try:
@@ -85,20 +81,16 @@ async def upload_submit(
 
 @router.get("/documents/{document_id}/download")
 def download(
-    request: Request, document_id: IdPath, user: WebUser, session: SessionDep, storage: StorageDep
+    request: Request, document_id: IdPath, user: SignedInUser, session: SessionDep, storage: StorageDep
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
     document, chunks = service.open_document(session, storage=storage, document_id=document_id, user=user)
     return download_response(document, chunks)
 
 
 @router.post("/documents/{document_id}/delete")
 async def delete_submit(
-    request: Request, document_id: IdPath, user: WebUser, session: SessionDep, storage: StorageDep
+    request: Request, document_id: IdPath, user: SignedInUser, session: SessionDep, storage: StorageDep
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
     await checked_form(request)
     service.delete_document(session, storage=storage, document_id=document_id, user=user)
     return RedirectResponse("/documents", status_code=303)

@@ -108,8 +108,26 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard"
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+class SignInRequired(Exception):
+    """Raised by `SignedInUser` for a visitor without a session; answered with a redirect to /login."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def signed_in_user(request: Request, user: WebUser) -> User:
+    if user is None:
+        raise SignInRequired(request.url.path)
+    return user
+
+
+SignedInUser = Annotated[User, Depends(signed_in_user)]
+
+
+async def redirect_to_sign_in(_request: Request, exc: Exception) -> Response:
+    path = exc.path if isinstance(exc, SignInRequired) else "/"
+    return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -192,17 +210,13 @@ async def logout(request: Request, session: SessionDep, settings: SettingsDep) -
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def dashboard(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     profile = companies.profile_of(session, user=user)
     return render(request, "dashboard.html", {"user": user, "profile": profile})
 
 
 @router.get("/profile", response_class=HTMLResponse)
-def profile_view(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def profile_view(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     profile = companies.profile_of(session, user=user)
     if profile is None and user.role != Role.ADMIN:
         return RedirectResponse("/profile/edit", status_code=303)
@@ -214,9 +228,7 @@ def _profile_schema(user: User) -> type[SmeProfileIn] | type[PartnerProfileIn]:
 
 
 @router.get("/profile/edit", response_class=HTMLResponse)
-def profile_edit(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def profile_edit(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     if user.role == Role.ADMIN:
         return RedirectResponse("/dashboard", status_code=303)
     profile = companies.profile_of(session, user=user)
@@ -225,9 +237,7 @@ def profile_edit(request: Request, user: WebUser, session: SessionDep) -> Respon
 
 
 @router.post("/profile/edit", response_class=HTMLResponse)
-async def profile_save(request: Request, user: WebUser, session: SessionDep) -> Response:
-    if user is None:
-        return _login_redirect(request)
+async def profile_save(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
     kind = companies.kind_for_role(user.role)
     if kind is None:
@@ -258,9 +268,7 @@ async def profile_save(request: Request, user: WebUser, session: SessionDep) -> 
     )
 
 
-def _directory(request: Request, user: WebUser, session: SessionDep, kind: companies.ProfileKind) -> Response:
-    if user is None:
-        return _login_redirect(request)
+def _directory(request: Request, user: User, session: SessionDep, kind: companies.ProfileKind) -> Response:
     params = request.query_params
     filters = {
         "sector": params.get("sector") if params.get("sector") in SECTORS else None,
@@ -296,29 +304,27 @@ def _directory(request: Request, user: WebUser, session: SessionDep, kind: compa
 
 
 @router.get("/partners", response_class=HTMLResponse)
-def partner_directory(request: Request, user: WebUser, session: SessionDep) -> Response:
+def partner_directory(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     return _directory(request, user, session, companies.PARTNER)
 
 
 @router.get("/smes", response_class=HTMLResponse)
-def sme_directory(request: Request, user: WebUser, session: SessionDep) -> Response:
+def sme_directory(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     return _directory(request, user, session, companies.SME)
 
 
 @router.get("/partners/{profile_id}", response_class=HTMLResponse)
-def partner_page(request: Request, profile_id: IdPath, user: WebUser, session: SessionDep) -> Response:
+def partner_page(request: Request, profile_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     return _profile_page(request, user, session, companies.PARTNER, profile_id)
 
 
 @router.get("/smes/{profile_id}", response_class=HTMLResponse)
-def sme_page(request: Request, profile_id: IdPath, user: WebUser, session: SessionDep) -> Response:
+def sme_page(request: Request, profile_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     return _profile_page(request, user, session, companies.SME, profile_id)
 
 
 def _profile_page(
-    request: Request, user: User | None, session: SessionDep, kind: companies.ProfileKind, profile_id: int
+    request: Request, user: User, session: SessionDep, kind: companies.ProfileKind, profile_id: int
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
     profile = companies.get_profile(session, kind=kind, profile_id=profile_id)
     return render(request, "profile.html", {"user": user, "profile": profile, "own": profile.owner_id == user.id})
