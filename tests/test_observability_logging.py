@@ -286,3 +286,16 @@ def test_logstash_shipping_survives_an_outage_without_loss_or_duplicates(make_ob
     assert not missing, f"events lost: {sorted(missing)[:5]}"
     duplicates = {rid for rid in sent if received.count(rid) > 1}
     assert not duplicates, f"events delivered twice: {sorted(duplicates)[:5]}"
+
+
+def test_uvicorn_colour_copy_of_the_message_is_not_a_field():
+    import json
+    import logging
+
+    from abb.observability.logging import EcsJsonFormatter
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, "Started server process [%d]", (7,), None)
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    line = json.loads(EcsJsonFormatter("abb-api", "test").format(record))
+    assert line["message"] == "Started server process [7]"
+    assert "color_message" not in line

@@ -29,7 +29,12 @@ ECS_VERSION = "8.11.0"
 request_id_var: ContextVar[str | None] = ContextVar("abb_request_id", default=None)
 
 # LogRecord's own attributes; anything else on a record came from `extra=` and is logged as a field.
-_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# uvicorn adds `color_message` (the message with terminal colour codes) to its records: not a field.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 REDACTED = "[REDACTED]"
 SENSITIVE_KEY = re.compile(r"pass(word|wd)?|secret|token|authori[sz]ation|cookie|card|cvc|cvv|pan$|iban", re.I)
 _SENSITIVE_PATTERNS = (
