@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,7 +17,7 @@ from abb.core.http import SessionDep
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -41,8 +41,8 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_role(*roles: Role) -> Callable[[User], User]:
-    def _check(user: CurrentUser) -> User:
+def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
+    async def _check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden(f"This action needs the role {' or '.join(r.value for r in roles)}.")
         return user

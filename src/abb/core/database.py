@@ -6,12 +6,11 @@ CLI and Celery workers; docs/architecture.md explains why this meets the through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from abb.core.config import Settings
 
@@ -101,10 +100,6 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = make_engine(settings)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-
-    def session(self) -> Iterator[Session]:
-        with self.session_factory() as session:
-            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -116,7 +116,7 @@ class SignInRequired(Exception):
         self.path = path
 
 
-def signed_in_user(request: Request, user: WebUser) -> User:
+async def signed_in_user(request: Request, user: WebUser) -> User:
     if user is None:
         raise SignInRequired(request.url.path)
     return user
