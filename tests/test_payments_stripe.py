@@ -171,13 +171,15 @@ def test_a_failed_webhook_schedules_a_retry_that_confirms_the_same_intent(
     assert session.get(Deal, deal["id"]).state.value == "awaiting_payment"
 
 
-def test_card_payments_unconfigured_is_503_and_changes_nothing(client, session, app, card_deal):
+def test_card_payments_unconfigured_is_a_client_error_and_changes_nothing(client, session, app, card_deal):
     parties, deal = card_deal
     app.state.settings = make_settings()  # no Stripe keys
     headers = auth(client, parties.sme_user)
     before = db_snapshot(session)
     response = client.post(f"/api/v1/deals/{deal['id']}/pay", json={"provider": "stripe_card"}, headers=headers)
-    assert_problem(response, 503, "service-unavailable")
-    assert_problem(client.post(WEBHOOK, content=b"{}", headers={"Stripe-Signature": "t=1,v1=x"}), 503)
+    assert_problem(response, 422, "validation-error")  # 4xx: a client's choice, never a page for on-call
+    assert_problem(
+        client.post(WEBHOOK, content=b"{}", headers={"Stripe-Signature": "t=1,v1=x"}), 404, "card-payments-disabled"
+    )
     assert db_snapshot(session) == before
     assert session.scalar(select(Payment.id).where(Payment.deal_id == deal["id"])) is None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abb.core.config import Settings
-from abb.core.errors import ServiceUnavailable
+from abb.core.errors import NotFound, Unprocessable
 from abb.deals.models import Deal, Payment, ProviderName
 
 
@@ -49,5 +49,13 @@ def provider_for(name: ProviderName, settings: Settings) -> PaymentProvider:
     if name is ProviderName.BANK_TRANSFER:
         return BankTransferProvider(settings)
     if not settings.stripe_secret_key.get_secret_value():
-        raise ServiceUnavailable("Card payments are not configured on this server; pay by bank transfer.")
+        # A client's choice of an option this deployment does not offer: a 4xx, so it never pages anyone.
+        raise Unprocessable(
+            "Card payments are not available on this server; pay by bank transfer.",
+            extra={"errors": [{"field": "provider", "message": "not available here", "code": "provider_disabled"}]},
+        )
     return StripeCardProvider(settings)
+
+
+class CardPaymentsDisabled(NotFound):
+    slug, title = "card-payments-disabled", "Card payments are not enabled on this server"

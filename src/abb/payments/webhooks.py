@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
 from abb.accounts.deps import SettingsDep
-from abb.core.errors import BadRequest, ServiceUnavailable
+from abb.core.errors import BadRequest
 from abb.core.http import SessionDep
 from abb.core.openapi import problem_responses
 from abb.deals import service
+from abb.payments.base import CardPaymentsDisabled
 from abb.payments.stripe_card import verify_event
 
 router = APIRouter(prefix="/api/v1/payments/webhooks", tags=["payments"])
@@ -34,7 +35,7 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/stripe", response_model=WebhookAck, responses=problem_responses(400, 413, 503))
+@router.post("/stripe", response_model=WebhookAck, responses=problem_responses(400, 404, 413))
 def stripe_webhook(
     payload: Annotated[bytes, Depends(raw_body)],
     session: SessionDep,
@@ -42,7 +43,7 @@ def stripe_webhook(
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature", max_length=2000)] = None,
 ) -> WebhookAck:
     if not settings.stripe_webhook_secret.get_secret_value():
-        raise ServiceUnavailable("Card payments are not configured on this server.")
+        raise CardPaymentsDisabled("No card provider is configured, so there is no webhook to receive.")
     try:
         event = verify_event(payload, stripe_signature, settings)
     except stripe.SignatureVerificationError as exc:
