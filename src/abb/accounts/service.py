@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from abb.accounts.models import RefreshToken, Role, User
 from abb.core.config import Settings
-from abb.core.database import utcnow
+from abb.core.database import fetch_page, utcnow
 from abb.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from abb.core.security import (
     decode_jwt,
@@ -258,9 +258,7 @@ def list_users(
         query = query.where(User.role == role)
     if active is not None:
         query = query.where(User.is_active == active)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    users = list(session.scalars(query.order_by(User.id).limit(limit).offset(offset)))
-    return users, total
+    return fetch_page(session, query, User.id, limit=limit, offset=offset)
 
 
 def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> User:

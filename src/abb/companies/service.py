@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.cache import PARTNER_DIRECTORY_CACHE, get_cache
+from abb.core.database import fetch_page
 from abb.core.errors import Conflict, Forbidden, NotFound
 from abb.tasks import RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.dispatch import enqueue
@@ -135,6 +136,4 @@ def list_profiles(
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
         query = query.where(or_(*(func.lower(col).like(pattern, escape="\\") for col in kind.text_columns)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = typing.cast(list[Profile], list(session.scalars(query.order_by(model.id).limit(limit).offset(offset))))
-    return items, total
+    return fetch_page(session, query, model.id, limit=limit, offset=offset)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy import DateTime, Engine, MetaData, Select, TypeDecorator, create_engine, event, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from abb.core.config import Settings
 
@@ -103,3 +103,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def fetch_page(session: Session, query: Select[Any], *order_by: Any, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of a list query and the total it pages through (every list endpoint answers both)."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    # unique(): queries with joined eager loads return one row per related row.
+    items = list(session.scalars(query.order_by(*order_by).limit(limit).offset(offset)).unique())
+    return items, total

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.config import Settings
+from abb.core.database import fetch_page
 from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from abb.deals.models import Deal, DealEvent, DealState, Payment, PaymentStatus, ProviderName, WebhookEvent
 from abb.deals.money import Currency, format_amount, parse_amount, percent_of, to_major
@@ -203,9 +204,7 @@ def list_deals(
         )
     if state is not None:
         query = query.where(Deal.state == state)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = list(session.scalars(query.order_by(Deal.id.desc()).limit(limit).offset(offset)))
-    return items, total
+    return fetch_page(session, query, Deal.id.desc(), limit=limit, offset=offset)
 
 
 def connected_matches(session: Session, *, user: User) -> list[Match]:

@@ -23,7 +23,7 @@ from abb.companies import service as companies
 from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.config import Settings
-from abb.core.database import utcnow
+from abb.core.database import fetch_page, utcnow
 from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from abb.matching.engine import MatchIndex, Profile, Ranked, Weights, profile_from_partner, profile_from_sme
 from abb.matching.models import Decision, Match, MatchStatus, Meeting, MeetingStatus, Side
@@ -223,9 +223,7 @@ def list_matches_for_user(
     query = select(Match).where(_own_column(user_side(user)) == profile.id)
     if status is not None:
         query = query.where(Match.status == MatchStatus(status))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(query.order_by(Match.score.desc(), Match.id).limit(limit).offset(offset)).unique()
-    return list(items), total
+    return fetch_page(session, query, Match.score.desc(), Match.id, limit=limit, offset=offset)
 
 
 def get_match_for_user(session: Session, *, match_id: int, user: User, lock: bool = False) -> tuple[Match, Side]:
@@ -362,9 +360,7 @@ def list_meetings_for_user(session: Session, *, user: User, limit: int, offset: 
         return [], 0
     own = _own_column(user_side(user))
     query = select(Meeting).join(Match, Match.id == Meeting.match_id).where(own == profile.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ordered = query.order_by(Meeting.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(ordered).unique()), total
+    return fetch_page(session, query, Meeting.id.desc(), limit=limit, offset=offset)
 
 
 def meetings_of_match(session: Session, *, match: Match) -> list[Meeting]:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
-from abb.core.database import utcnow
+from abb.core.database import fetch_page, utcnow
 from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from abb.observability.business import record_enrollment
 from abb.training.models import Course, Enrollment, EnrollmentStatus
@@ -78,9 +78,7 @@ def list_courses(
         query = query.where(Course.language == language)
     if upcoming:
         query = query.where(Course.starts_at > utcnow())
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = list(session.scalars(query.order_by(Course.starts_at, Course.id).limit(limit).offset(offset)))
-    return items, total
+    return fetch_page(session, query, Course.starts_at, Course.id, limit=limit, offset=offset)
 
 
 def _lock_course(session: Session, course_id: int) -> Course:
@@ -255,9 +253,7 @@ def list_enrollments(
         query = query.where(Enrollment.user_id == user_id)
     if course_id is not None:
         query = query.where(Enrollment.course_id == course_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = list(session.scalars(query.order_by(Enrollment.id).limit(limit).offset(offset)))
-    return items, total
+    return fetch_page(session, query, Enrollment.id, limit=limit, offset=offset)
 
 
 def course_enrollments(

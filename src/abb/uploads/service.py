@@ -8,10 +8,11 @@ import unicodedata
 from collections.abc import Iterator
 from typing import IO
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
+from abb.core.database import fetch_page
 from abb.core.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from abb.uploads.models import Document, DocumentKind
 from abb.uploads.sniff import EXTENSIONS, HEAD_BYTES, sniff
@@ -155,9 +156,7 @@ def delete_document(session: Session, *, storage: Storage, document_id: int, use
 
 def list_documents(session: Session, *, owner_id: int, limit: int, offset: int) -> tuple[list[Document], int]:
     query = select(Document).where(Document.owner_id == owner_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = list(session.scalars(query.order_by(Document.id.desc()).limit(limit).offset(offset)))
-    return items, total
+    return fetch_page(session, query, Document.id.desc(), limit=limit, offset=offset)
 
 
 def documents_of(session: Session, *, viewer: User, owner_id: int | None) -> int:
