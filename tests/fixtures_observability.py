@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from abb.app import create_app
 from abb.core.config import Settings
 from abb.core.database import Database
-from abb.observability.logging import configure_logging
+from abb.observability.logging import configure_logging, flush_logs
 from tests.conftest import _migrated_engine, make_settings
 from tests.harness.services import free_port, wait_for_port
 
@@ -58,10 +58,13 @@ class LogCapture:
         self.stream = io.StringIO()
 
     def attach(self, settings: Settings) -> None:
-        configure_logging(settings, stream=self.stream)
+        # Access lines batched as in production (the default window); reading the text flushes them.
+        production_default = Settings.model_fields["access_log_flush_seconds"].default
+        configure_logging(settings.model_copy(update={"access_log_flush_seconds": production_default}), self.stream)
 
     @property
     def text(self) -> str:
+        flush_logs()  # access lines are written in batches (abb.observability.access_log)
         return self.stream.getvalue()
 
     def records(self) -> list[dict[str, Any]]:

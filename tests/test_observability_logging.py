@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +20,17 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 from logstash_async.constants import constants as logstash_constants
 
-from abb.observability.logging import REDACTED, EcsJsonFormatter, parse_levels, redact
+from abb.core.config import Settings
+from abb.observability import access_log
+from abb.observability.logging import (
+    REDACTED,
+    EcsJsonFormatter,
+    configure_logging,
+    parse_levels,
+    redact,
+    request_id_var,
+)
+from tests.conftest import make_settings
 from tests.factories import PASSWORD, sme_payload
 from tests.fixtures_observability import LOOPBACK, LiveServer
 from tests.harness.services import free_port
@@ -266,7 +279,12 @@ def test_logstash_shipping_survives_an_outage_without_loss_or_duplicates(make_ob
     port = free_port()
     receiver = JsonLinesReceiver(port)
     receiver.start()
-    app = make_obs_app(logstash_host="127.0.0.1", logstash_port=port, logstash_buffer_path=tmp_path / "buffer.db")
+    app = make_obs_app(
+        logstash_host="127.0.0.1",
+        logstash_port=port,
+        logstash_buffer_path=tmp_path / "buffer.db",
+        access_log_flush_seconds=Settings.model_fields["access_log_flush_seconds"].default,  # batched, as deployed
+    )
     sent: list[str] = []
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
 
@@ -307,3 +325,102 @@ def test_uvicorn_colour_copy_of_the_message_is_not_a_field():
     line = json.loads(EcsJsonFormatter("abb-api", "test").format(record))
     assert line["message"] == "Started server process [7]"
     assert "color_message" not in line
+
+
+class _Lines:
+    """A stream that keeps each write() call apart, to see how the access log batches its writes."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+    def records(self) -> list[dict]:
+        return [json.loads(line) for text in self.writes for line in text.splitlines()]
+
+
+@pytest.fixture
+def batched_access_log() -> Iterator[tuple[_Lines, Callable[..., None]]]:
+    """configure_logging with a 30 s window (longer than any test), writing to a `_Lines` stream."""
+    stream = _Lines()
+    configure_logging(make_settings(access_log_flush_seconds=30), stream)  # type: ignore[arg-type]
+
+    def write(request_id: str, status: int = 200) -> None:
+        token = request_id_var.set(request_id)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        access_log.write_access_line(level, f"GET /x {status}", {"url.path": "/x", "http.response.status_code": status})
+        request_id_var.reset(token)
+
+    yield stream, write
+    configure_logging(make_settings())
+
+
+def test_access_lines_are_written_in_batches_in_order_each_with_its_own_request_id(batched_access_log):
+    stream, write = batched_access_log
+    for i in range(access_log.BATCH_LINES - 1):
+        write(f"req-{i}")
+    assert stream.writes == []  # waiting for the batch to fill (or the window to pass)
+    write(f"req-{access_log.BATCH_LINES - 1}")
+    assert len(stream.writes) == 1  # one write for the whole batch
+    lines = stream.records()
+    assert [line["http.request.id"] for line in lines] == [f"req-{i}" for i in range(access_log.BATCH_LINES)]
+    assert all(line["log.logger"] == "abb.access" and line["url.path"] == "/x" for line in lines)
+
+
+def test_an_error_line_is_written_at_once_after_the_lines_queued_before_it(batched_access_log):
+    stream, write = batched_access_log
+    write("ok-1")
+    write("ok-2")
+    assert stream.writes == []
+    write("failed", status=500)
+    assert [(r["http.request.id"], r["log.level"]) for r in stream.records()] == [
+        ("ok-1", "info"),
+        ("ok-2", "info"),
+        ("failed", "error"),
+    ]
+
+
+def test_queued_lines_are_written_when_the_window_passes_without_more_traffic():
+    stream = _Lines()
+    configure_logging(make_settings(access_log_flush_seconds=0.1), stream)  # type: ignore[arg-type]
+    try:
+        token = request_id_var.set("lonely")
+        access_log.write_access_line(logging.INFO, "GET /x 200", {"url.path": "/x"})
+        request_id_var.reset(token)
+        _wait_until(lambda: bool(stream.writes), seconds=10)  # by the flusher thread, no other line needed
+        assert [r["http.request.id"] for r in stream.records()] == ["lonely"]
+    finally:
+        configure_logging(make_settings())
+
+
+def test_queued_lines_are_written_when_the_process_exits(tmp_path: Path):
+    script = (
+        "import logging\n"
+        "from abb.core.config import Settings\n"
+        "from abb.observability import access_log\n"
+        "from abb.observability.logging import configure_logging\n"
+        "configure_logging(Settings(env='test', secret_key='x' * 40, access_log_flush_seconds=60))\n"
+        "for i in range(5):\n"
+        "    access_log.write_access_line(logging.INFO, f'GET /{i} 200', {'url.path': f'/{i}'})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert [json.loads(line)["url.path"] for line in done.stdout.splitlines()] == [f"/{i}" for i in range(5)]
+
+
+def test_a_quieter_level_for_abb_access_drops_access_lines(make_obs_app, log_capture):
+    app = make_obs_app(log_levels="abb=INFO,abb.access=WARNING")
+    log_capture.attach(app.state.settings)
+    with TestClient(app, client=LOOPBACK) as client:
+        client.get("/health/live")
+    assert access_lines(log_capture.records()) == []
+
+
+def test_configuring_again_drops_the_levels_the_previous_configuration_set():
+    configure_logging(make_settings(log_levels="abb=INFO,abb.access=WARNING"))
+    assert not logging.getLogger("abb.access").isEnabledFor(logging.INFO)
+    configure_logging(make_settings())
+    assert logging.getLogger("abb.access").isEnabledFor(logging.INFO)

@@ -16,6 +16,7 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +27,9 @@ from abb import __version__
 from abb.core.config import Settings
 
 ECS_VERSION = "8.11.0"
+ACCESS_LOGGER = "abb.access"
+_access_logger = logging.getLogger(ACCESS_LOGGER)
+RENDERED_LINE = "abb_rendered_line"  # a record attribute: the line is final, the formatter passes it on
 request_id_var: ContextVar[str | None] = ContextVar("abb_request_id", default=None)
 
 # LogRecord's own attributes; anything else on a record came from `extra=` and is logged as a field.
@@ -69,15 +73,37 @@ def _mask_card(match: re.Match[str]) -> str:
     return REDACTED if _luhn_ok(digits) else match.group(0)
 
 
-# One cheap search first: most lines (an access line's path, a query's text) hold nothing to mask.
-_MAYBE_SECRET = re.compile(
-    r"pass|secret|token|authori|cookie|card|cvc|cvv|bearer|basic|eyJ|\[parameters|\d{4}", re.IGNORECASE
+# A cheap look first: most text (an access line's path, a query's text) holds nothing to mask. Substring
+# tests on the lower-cased text and a digit run without `\d`: several times faster in CPython than
+# one case-insensitive alternation, which tries every pattern at every position.
+_SECRET_HINTS = (
+    "pass",
+    "secret",
+    "token",
+    "authori",
+    "cookie",
+    "card",
+    "cvc",
+    "cvv",
+    "bearer",
+    "basic",
+    "eyj",
+    "[param",
 )
+_FOUR_DIGITS = re.compile(r"[0-9][0-9][0-9][0-9]")
+
+
+def _may_hold_secret(text: str) -> bool:
+    lowered = text.lower()
+    for hint in _SECRET_HINTS:
+        if hint in lowered:
+            return True
+    return _FOUR_DIGITS.search(text) is not None
 
 
 def redact(text: str) -> str:
     """Mask secrets in free text: sensitive key/value pairs, bearer tokens, JWTs, card numbers."""
-    if _MAYBE_SECRET.search(text) is None:
+    if not _may_hold_secret(text):
         return text
     for pattern in _SENSITIVE_PATTERNS:
         text = pattern.sub(lambda m: m.group("key") + REDACTED, text)
@@ -131,40 +157,78 @@ class EcsJsonFormatter(logging.Formatter):
             self._second = (second, prefix)
         return f"{prefix}.{int((created - second) * 1000):03d}Z"
 
-    def format(self, record: logging.LogRecord) -> str:
+    def render(
+        self,
+        *,
+        created: float,
+        level: int,
+        logger: str,
+        message: str,
+        fields: Iterable[tuple[str, Any]],
+        pid: int | None,
+        thread_name: str | None,
+        request_id: str | None,
+        trace_ids: tuple[str, str] | None,
+        exc: BaseException | None = None,
+    ) -> str:
+        """The JSON line for one event; every field value is masked by its key and its text."""
         doc: dict[str, Any] = {
-            "@timestamp": self._timestamp(record.created),
-            "log.level": record.levelname.lower(),
-            "message": redact(record.getMessage()),
-            "log.logger": record.name,
+            "@timestamp": self._timestamp(created),
+            "log.level": _level_name(level),
+            "message": message,
+            "log.logger": logger,
             **self.static,
-            "process.pid": record.process,
-            "process.thread.name": record.threadName,
+            "process.pid": pid,
+            "process.thread.name": thread_name,
         }
-        request_id = request_id_var.get()
         if request_id is not None:
             doc["http.request.id"] = request_id
-        if self.with_tracing:
-            ids = _trace_ids()
-            if ids is not None:
-                doc["trace.id"], doc["span.id"] = ids
-        for key, value in record.__dict__.items():
-            if key in _RECORD_ATTRS:
-                continue
+        if trace_ids is not None:
+            doc["trace.id"], doc["span.id"] = trace_ids
+        texts = ["message"]  # the keys whose values are free text
+        for key, value in fields:
             if _sensitive_key(key):
                 doc[key] = REDACTED
-            elif value.__class__ is str:
-                doc[key] = redact(value)
             elif isinstance(value, dict):
                 doc[key] = _redact_value(key, value)
             else:
                 doc[key] = value
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
+                if value.__class__ is str:
+                    texts.append(key)
+        # One look over all the text at once; the patterns run only when something may need masking.
+        if _may_hold_secret("\n".join([doc[key] for key in texts])):
+            for key in texts:
+                doc[key] = redact(doc[key])
+        if exc is not None:
             doc["error.type"] = type(exc).__name__
             doc["error.message"] = redact(str(exc))
             doc["error.stack_trace"] = redact("".join(traceback.format_exception(exc)))
         return orjson.dumps(doc, default=str).decode()
+
+    def current_trace_ids(self) -> tuple[str, str] | None:
+        return _trace_ids() if self.with_tracing else None
+
+    def format(self, record: logging.LogRecord) -> str:
+        rendered = record.__dict__.get(RENDERED_LINE)
+        if rendered is not None:  # an access line on its way to the Logstash handler
+            return str(rendered)
+        return self.render(
+            created=record.created,
+            level=record.levelno,
+            logger=record.name,
+            message=record.getMessage(),
+            fields=((key, value) for key, value in record.__dict__.items() if key not in _RECORD_ATTRS),
+            pid=record.process,
+            thread_name=record.threadName,
+            request_id=request_id_var.get(),
+            trace_ids=self.current_trace_ids(),
+            exc=record.exc_info[1] if record.exc_info else None,
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _level_name(level: int) -> str:
+    return logging.getLevelName(level).lower()
 
 
 class PlainFormatter(logging.Formatter):
@@ -209,19 +273,40 @@ def _buffer_slot(path: Path) -> Path:
 
 
 _held_locks: list[IO[str]] = []
-_installed: list[logging.Handler] = []
+_installed: list[Any] = []  # the handlers configure_logging installed: LineStreamHandler, LogstashLineHandler
+_levelled: set[str] = set()  # the loggers whose level it set
+
+
+class LineStreamHandler(logging.StreamHandler):
+    """The console handler; it also takes lines rendered already (the access log's batches)."""
+
+    def write_lines(self, lines: list[str]) -> None:
+        self.acquire()
+        try:
+            self.stream.write(self.terminator.join(lines) + self.terminator)
+            self.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": ACCESS_LOGGER, "msg": lines[0]}))
+        finally:
+            self.release()
 
 
 def logstash_handler(settings: Settings, formatter: logging.Formatter) -> logging.Handler:
     from logstash_async.constants import constants
     from logstash_async.handler import AsynchronousLogstashHandler
 
+    class LogstashLineHandler(AsynchronousLogstashHandler):
+        def write_lines(self, lines: list[str]) -> None:
+            # One event per line; the library formats records on the way in: records carrying the lines.
+            for line in lines:
+                self.emit(logging.makeLogRecord({"name": ACCESS_LOGGER, "msg": line, RENDERED_LINE: line}))
+
     # After a refused connection the library waits up to this long for the (never connected) socket's
     # write buffer to empty before retrying; its 30 s default holds back every event after an outage.
     constants.SOCKET_CLOSE_WAIT_TIMEOUT = 1.0
 
     buffer = settings.logstash_buffer_path or settings.var_dir / "logstash-buffer.sqlite3"
-    handler = AsynchronousLogstashHandler(
+    handler = LogstashLineHandler(
         settings.logstash_host,
         settings.logstash_port,
         database_path=str(_buffer_slot(Path(buffer))),
@@ -237,7 +322,10 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
     `root_level` (a Celery worker's --loglevel) applies unless ABB_LOG_LEVELS names the root ("=LEVEL").
     Idempotent: calling it again (tests, several apps in one process) replaces what it installed.
     """
+    from abb.observability import access_log
+
     root = logging.getLogger()
+    access_log.flush()  # queued access lines go to the handlers they were queued for
     for handler in _installed:
         root.removeHandler(handler)
         with contextlib.suppress(Exception):
@@ -250,19 +338,28 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
         formatter = EcsJsonFormatter(settings.service_name, settings.env, with_tracing=tracing_wanted(settings))
     else:
         formatter = PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    console = logging.StreamHandler(stream or sys.stdout)
+    console = LineStreamHandler(stream or sys.stdout)
     console.setFormatter(formatter)
     _installed.append(console)
     if settings.logstash_host:
         _installed.append(logstash_handler(settings, formatter))
     for handler in _installed:
         root.addHandler(handler)
+    access_log.install(
+        formatter if isinstance(formatter, EcsJsonFormatter) else None,
+        list(_installed),
+        settings.access_log_flush_seconds,
+    )
     # No line shows the caller's file and line: skip logging's stack walk for every record (logging docs).
     logging._srcfile = None
     levels = parse_levels(settings.log_levels)
     root.setLevel(levels.pop("", root_level or logging.INFO))
+    for name in _levelled.difference(levels):  # a level the previous configuration set, not this one
+        logging.getLogger(name).setLevel(logging.NOTSET)
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+    _levelled.clear()
+    _levelled.update(levels)
     # uvicorn's own handlers would print plain text next to ours: route its records to the root.
     for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
@@ -273,6 +370,10 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
 
 
 def flush_logs() -> None:
+    """Write what is waiting: queued access lines, then each handler's buffer."""
+    from abb.observability import access_log
+
+    access_log.flush()
     for handler in _installed:
         handler.flush()
 

@@ -18,10 +18,10 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from abb.observability.logging import request_id_var
+from abb.observability.access_log import write_access_line
+from abb.observability.logging import ACCESS_LOGGER, request_id_var
 from abb.observability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
 
-access_log = logging.getLogger("abb.access")
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -107,11 +107,9 @@ class ObservabilityMiddleware:
 
     @staticmethod
     def _log(scope: Scope, method: str, route: str, status: int, duration: float, size: int) -> None:
-        if not access_log.isEnabledFor(logging.INFO):
-            return
         path = scope["path"]
         fields: dict[str, Any] = {
-            "event.dataset": "abb.access",
+            "event.dataset": ACCESS_LOGGER,
             "event.duration": int(duration * 1e9),
             "http.request.method": method,
             "url.path": path,
@@ -130,7 +128,7 @@ class ObservabilityMiddleware:
         if state and "user_id" in state:
             fields["user.id"] = str(state["user_id"])
         level = logging.ERROR if status >= 500 else logging.INFO
-        access_log.log(level, "%s %s %d", method, path, status, extra=fields)
+        write_access_line(level, f"{method} {path} {status}", fields)
 
 
 def install_middleware(app: FastAPI, *, metrics: bool, access_log: bool) -> None:
