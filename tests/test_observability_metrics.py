@@ -232,3 +232,37 @@ def test_pages_post_their_navigation_timing(make_obs_app):
     assert page.status_code == 200
     assert 'data-page="login"' in page.text
     assert 'navigator.sendBeacon("/api/v1/rum"' in page.text
+
+
+def test_pool_gauges_follow_checkouts_and_every_statement_is_timed_by_kind(tmp_path):
+    from prometheus_client import REGISTRY, generate_latest
+    from sqlalchemy import create_engine, text
+
+    from abb.observability.database import install_database_hooks
+    from tests.conftest import make_settings
+
+    install_database_hooks(make_settings())
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}", pool_size=2, max_overflow=3)
+
+    def now() -> str:
+        return generate_latest(REGISTRY).decode()
+
+    before = now()
+    first, second, third = engine.connect(), engine.connect(), engine.connect()  # the third one is overflow
+    first.execute(text("CREATE TABLE t (x INTEGER)"))
+    first.execute(text("INSERT INTO t VALUES (1)"))
+    second.execute(text("SELECT x FROM t")).all()
+    during = now()
+    for connection in (first, second, third):
+        connection.close()
+    after = now()
+    engine.dispose()
+
+    def delta(text_after: str, name: str, **labels: str) -> float:
+        return sample(text_after, name, **labels) - sample(before, name, **labels)
+
+    assert delta(during, "abb_db_pool_checked_out") == 3 and delta(after, "abb_db_pool_checked_out") == 0
+    assert sample(during, "abb_db_pool_overflow") == 1 and sample(during, "abb_db_pool_size") == 2
+    assert delta(during, "abb_db_pool_wait_seconds_count") == 3
+    for kind in ("other", "insert", "select"):  # CREATE counts as "other"
+        assert delta(during, "abb_db_query_duration_seconds_count", statement=kind) >= 1
