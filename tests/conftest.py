@@ -33,12 +33,12 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def make_settings(**overrides: object) -> Settings:
-    # Access lines written at once: pytest swaps sys.stdout per test, a batch written later would miss it.
+    # Requests recorded at once: pytest swaps sys.stdout per test, a batch written later would miss it.
     values: dict[str, object] = {
         "env": "test",
         "secret_key": TEST_SECRET,
         "password_min_length": 10,
-        "access_log_flush_seconds": 0,
+        "telemetry_flush_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

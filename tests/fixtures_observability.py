@@ -44,7 +44,12 @@ def app_on(engine: Engine, settings: Settings) -> FastAPI:
 @pytest.fixture
 def make_obs_app(obs_engine: Engine, tmp_path: Path) -> Callable[..., FastAPI]:
     def make(**overrides: Any) -> FastAPI:
-        values: dict[str, Any] = {"var_dir": tmp_path, "metrics_cache_seconds": 0}
+        # Finished requests recorded in batches, as deployed: reading /metrics or the captured log flushes them.
+        values: dict[str, Any] = {
+            "var_dir": tmp_path,
+            "metrics_cache_seconds": 0,
+            "telemetry_flush_seconds": Settings.model_fields["telemetry_flush_seconds"].default,
+        }
         values.update(overrides)
         return app_on(obs_engine, make_settings(**values))
 
@@ -58,13 +63,11 @@ class LogCapture:
         self.stream = io.StringIO()
 
     def attach(self, settings: Settings) -> None:
-        # Access lines batched as in production (the default window); reading the text flushes them.
-        production_default = Settings.model_fields["access_log_flush_seconds"].default
-        configure_logging(settings.model_copy(update={"access_log_flush_seconds": production_default}), self.stream)
+        configure_logging(settings, stream=self.stream)
 
     @property
     def text(self) -> str:
-        flush_logs()  # access lines are written in batches (abb.observability.access_log)
+        flush_logs()  # access lines are written in batches (abb.observability.recorder)
         return self.stream.getvalue()
 
     def records(self) -> list[dict[str, Any]]:

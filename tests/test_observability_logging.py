@@ -19,20 +19,20 @@ import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 from logstash_async.constants import constants as logstash_constants
+from prometheus_client import REGISTRY, generate_latest
 
-from abb.core.config import Settings
-from abb.observability import access_log
 from abb.observability.logging import (
     REDACTED,
     EcsJsonFormatter,
     configure_logging,
     parse_levels,
     redact,
-    request_id_var,
 )
+from abb.observability.metrics import exposition_registry
+from abb.observability.recorder import BATCH, FinishedRequest, recorder
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, sme_payload
-from tests.fixtures_observability import LOOPBACK, LiveServer
+from tests.fixtures_observability import LOOPBACK, LiveServer, sample
 from tests.harness.services import free_port
 
 ECS_FIELDS = {
@@ -283,7 +283,6 @@ def test_logstash_shipping_survives_an_outage_without_loss_or_duplicates(make_ob
         logstash_host="127.0.0.1",
         logstash_port=port,
         logstash_buffer_path=tmp_path / "buffer.db",
-        access_log_flush_seconds=Settings.model_fields["access_log_flush_seconds"].default,  # batched, as deployed
     )
     sent: list[str] = []
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
@@ -328,7 +327,7 @@ def test_uvicorn_colour_copy_of_the_message_is_not_a_field():
 
 
 class _Lines:
-    """A stream that keeps each write() call apart, to see how the access log batches its writes."""
+    """A stream that keeps each write() call apart, to see how finished requests are written in batches."""
 
     def __init__(self) -> None:
         self.writes: list[str] = []
@@ -343,72 +342,97 @@ class _Lines:
         return [json.loads(line) for text in self.writes for line in text.splitlines()]
 
 
+def finished(request_id: str, status: int = 200, route: str = "/batch/{n}") -> FinishedRequest:
+    return FinishedRequest(
+        metrics=True,
+        access_log=True,
+        created=time.time(),
+        method="GET",
+        path="/batch/1",
+        route=route,
+        status=status,
+        duration=0.002,
+        size=10,
+        client_ip="127.0.0.1",
+        user_agent="pytest",
+        user_id=None,
+        thread_name="MainThread",
+        request_id=request_id,
+        trace_ids=None,
+    )
+
+
+def answered(route: str = "/batch/{n}") -> float:
+    return sample(
+        generate_latest(REGISTRY).decode(), "abb_http_requests_total", method="GET", route=route, status="200"
+    )
+
+
 @pytest.fixture
-def batched_access_log() -> Iterator[tuple[_Lines, Callable[..., None]]]:
-    """configure_logging with a 30 s window (longer than any test), writing to a `_Lines` stream."""
+def batching() -> Iterator[_Lines]:
+    """Logs to a `_Lines` stream; finished requests wait up to 30 s (longer than any test) for their batch."""
     stream = _Lines()
-    configure_logging(make_settings(access_log_flush_seconds=30), stream)  # type: ignore[arg-type]
-
-    def write(request_id: str, status: int = 200) -> None:
-        token = request_id_var.set(request_id)
-        level = logging.ERROR if status >= 500 else logging.INFO
-        access_log.write_access_line(level, f"GET /x {status}", {"url.path": "/x", "http.response.status_code": status})
-        request_id_var.reset(token)
-
-    yield stream, write
+    configure_logging(make_settings(), stream)  # type: ignore[arg-type]
+    recorder.flush_seconds = 30
+    yield stream
+    recorder.flush_seconds = 0
     configure_logging(make_settings())
 
 
-def test_access_lines_are_written_in_batches_in_order_each_with_its_own_request_id(batched_access_log):
-    stream, write = batched_access_log
-    for i in range(access_log.BATCH_LINES - 1):
-        write(f"req-{i}")
-    assert stream.writes == []  # waiting for the batch to fill (or the window to pass)
-    write(f"req-{access_log.BATCH_LINES - 1}")
-    assert len(stream.writes) == 1  # one write for the whole batch
-    lines = stream.records()
-    assert [line["http.request.id"] for line in lines] == [f"req-{i}" for i in range(access_log.BATCH_LINES)]
-    assert all(line["log.logger"] == "abb.access" and line["url.path"] == "/x" for line in lines)
+def test_finished_requests_are_recorded_in_batches_in_order_each_with_its_own_request_id(batching):
+    before = answered()
+    for i in range(BATCH - 1):
+        recorder.add(finished(f"req-{i}"))
+    assert batching.writes == [] and answered() == before  # waiting for the batch to fill (or the window)
+    recorder.add(finished(f"req-{BATCH - 1}"))
+    assert len(batching.writes) == 1  # one write for the whole batch
+    lines = batching.records()
+    assert [line["http.request.id"] for line in lines] == [f"req-{i}" for i in range(BATCH)]
+    assert all(line["log.logger"] == "abb.access" and line["http.route"] == "/batch/{n}" for line in lines)
+    assert answered() == before + BATCH
 
 
-def test_an_error_line_is_written_at_once_after_the_lines_queued_before_it(batched_access_log):
-    stream, write = batched_access_log
-    write("ok-1")
-    write("ok-2")
-    assert stream.writes == []
-    write("failed", status=500)
-    assert [(r["http.request.id"], r["log.level"]) for r in stream.records()] == [
+def test_a_5xx_is_recorded_at_once_after_the_requests_waiting_before_it(batching):
+    recorder.add(finished("ok-1"))
+    recorder.add(finished("ok-2"))
+    assert batching.writes == []
+    recorder.add(finished("failed", status=503))
+    assert [(r["http.request.id"], r["log.level"]) for r in batching.records()] == [
         ("ok-1", "info"),
         ("ok-2", "info"),
         ("failed", "error"),
     ]
 
 
-def test_queued_lines_are_written_when_the_window_passes_without_more_traffic():
-    stream = _Lines()
-    configure_logging(make_settings(access_log_flush_seconds=0.1), stream)  # type: ignore[arg-type]
-    try:
-        token = request_id_var.set("lonely")
-        access_log.write_access_line(logging.INFO, "GET /x 200", {"url.path": "/x"})
-        request_id_var.reset(token)
-        _wait_until(lambda: bool(stream.writes), seconds=10)  # by the flusher thread, no other line needed
-        assert [r["http.request.id"] for r in stream.records()] == ["lonely"]
-    finally:
-        configure_logging(make_settings())
+def test_reading_metrics_records_the_waiting_requests_first(batching):
+    before = answered("/scraped")
+    for i in range(3):
+        recorder.add(finished(f"s-{i}", route="/scraped"))
+    page = generate_latest(exposition_registry([])).decode()  # what /metrics renders
+    assert sample(page, "abb_http_requests_total", method="GET", route="/scraped", status="200") == before + 3
 
 
-def test_queued_lines_are_written_when_the_process_exits(tmp_path: Path):
+def test_waiting_requests_are_recorded_when_the_window_passes_without_more_traffic(batching):
+    recorder.flush_seconds = 0.1
+    recorder.add(finished("lonely"))
+    _wait_until(lambda: bool(batching.writes), seconds=10)  # by the flusher thread, no other request needed
+    assert [r["http.request.id"] for r in batching.records()] == ["lonely"]
+
+
+def test_waiting_requests_are_recorded_when_the_process_exits():
     script = (
-        "import logging\n"
         "from abb.core.config import Settings\n"
-        "from abb.observability import access_log\n"
         "from abb.observability.logging import configure_logging\n"
-        "configure_logging(Settings(env='test', secret_key='x' * 40, access_log_flush_seconds=60))\n"
+        "from abb.observability.recorder import recorder\n"
+        "from tests.test_observability_logging import finished\n"
+        "configure_logging(Settings(env='test', secret_key='x' * 40))\n"
+        "recorder.flush_seconds = 60\n"
         "for i in range(5):\n"
-        "    access_log.write_access_line(logging.INFO, f'GET /{i} 200', {'url.path': f'/{i}'})\n"
+        "    recorder.add(finished(f'exit-{i}'))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
-    assert [json.loads(line)["url.path"] for line in done.stdout.splitlines()] == [f"/{i}" for i in range(5)]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["http.request.id"] for line in lines] == [f"exit-{i}" for i in range(5)]
 
 
 def test_a_quieter_level_for_abb_access_drops_access_lines(make_obs_app, log_capture):

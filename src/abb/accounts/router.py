@@ -74,7 +74,7 @@ def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionD
 
 
 @router.get("/me", response_model=UserOut, responses=problem_responses(401, 403))
-def me(user: CurrentUser) -> UserOut:
+async def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 

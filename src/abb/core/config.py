@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     host_metrics: bool = True
     metrics_cache_seconds: float = Field(default=15.0, ge=0)
     access_log: bool = True
-    access_log_flush_seconds: float = Field(default=1.0, ge=0, le=60)  # 0: each access line written at once
+    # How long finished requests' metrics and access lines may wait to be recorded in a batch (0: at once).
+    telemetry_flush_seconds: float = Field(default=1.0, ge=0, le=60)
     log_json: bool = True
     log_levels: str = "abb=INFO,sqlalchemy.engine=WARNING,uvicorn=INFO"
     db_slow_query_seconds: float = Field(default=0.5, gt=0)

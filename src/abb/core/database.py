@@ -66,7 +66,16 @@ def make_engine(settings: Settings) -> Engine:
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and ":memory:" not in url:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        # Every connection opened is kept (up to pool size + overflow): a file connection costs the server
+        # nothing, and with SQLAlchemy's default bounds (5 + 10 overflow) a busy moment would open and close
+        # one, PRAGMAs included, for every request beyond the fifth.
+        engine = create_engine(
+            url,
+            pool_size=settings.database_pool_size + settings.database_max_overflow,
+            max_overflow=0,
+            pool_timeout=settings.database_pool_timeout,
+            connect_args={"check_same_thread": False, "timeout": 15},
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

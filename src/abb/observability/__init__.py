@@ -45,7 +45,12 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
     setup_observability(settings)
     app.include_router(health.router)
     app.include_router(frontend.router)
-    install_middleware(app, metrics=settings.metrics_enabled, access_log=settings.access_log)
+    install_middleware(
+        app,
+        metrics=settings.metrics_enabled,
+        access_log=settings.access_log,
+        flush_seconds=settings.telemetry_flush_seconds,
+    )
     if not settings.metrics_enabled:
         return
     business.initialise_label_values()  # monitoring: known label values read 0, not "no data"

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -28,7 +28,6 @@ from abb.core.config import Settings
 
 ECS_VERSION = "8.11.0"
 ACCESS_LOGGER = "abb.access"
-_access_logger = logging.getLogger(ACCESS_LOGGER)
 RENDERED_LINE = "abb_rendered_line"  # a record attribute: the line is final, the formatter passes it on
 request_id_var: ContextVar[str | None] = ContextVar("abb_request_id", default=None)
 
@@ -277,8 +276,16 @@ _installed: list[Any] = []  # the handlers configure_logging installed: LineStre
 _levelled: set[str] = set()  # the loggers whose level it set
 
 
+class LineSink(NamedTuple):
+    formatter: EcsJsonFormatter
+    handlers: list[Any]  # each has write_lines(list[str])
+
+
+_line_sink: LineSink | None = None
+
+
 class LineStreamHandler(logging.StreamHandler):
-    """The console handler; it also takes lines rendered already (the access log's batches)."""
+    """The console handler; it also takes lines rendered already (batches of access lines)."""
 
     def write_lines(self, lines: list[str]) -> None:
         self.acquire()
@@ -322,10 +329,11 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
     `root_level` (a Celery worker's --loglevel) applies unless ABB_LOG_LEVELS names the root ("=LEVEL").
     Idempotent: calling it again (tests, several apps in one process) replaces what it installed.
     """
-    from abb.observability import access_log
+    global _line_sink
+    from abb.observability.recorder import recorder
 
     root = logging.getLogger()
-    access_log.flush()  # queued access lines go to the handlers they were queued for
+    recorder.flush()  # waiting access lines go to the handlers they were waiting for
     for handler in _installed:
         root.removeHandler(handler)
         with contextlib.suppress(Exception):
@@ -345,11 +353,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
         _installed.append(logstash_handler(settings, formatter))
     for handler in _installed:
         root.addHandler(handler)
-    access_log.install(
-        formatter if isinstance(formatter, EcsJsonFormatter) else None,
-        list(_installed),
-        settings.access_log_flush_seconds,
-    )
+    _line_sink = LineSink(formatter, list(_installed)) if isinstance(formatter, EcsJsonFormatter) else None
     # No line shows the caller's file and line: skip logging's stack walk for every record (logging docs).
     logging._srcfile = None
     levels = parse_levels(settings.log_levels)
@@ -369,11 +373,16 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
     logging.getLogger("uvicorn.access").disabled = True
 
 
-def flush_logs() -> None:
-    """Write what is waiting: queued access lines, then each handler's buffer."""
-    from abb.observability import access_log
+def json_line_sink() -> LineSink | None:
+    """Where rendered JSON lines go (the access lines, abb.observability.recorder); None with text logs."""
+    return _line_sink
 
-    access_log.flush()
+
+def flush_logs() -> None:
+    """Write what is waiting: finished requests' access lines, then each handler's buffer."""
+    from abb.observability.recorder import recorder
+
+    recorder.flush()
     for handler in _installed:
         handler.flush()
 

@@ -101,9 +101,20 @@ class _Forward:
         yield from REGISTRY.collect()
 
 
+class _RecordWaitingRequests:
+    """Records the finished requests still waiting in this process's batch (observability.recorder)."""
+
+    def collect(self) -> Iterator[Any]:
+        from abb.observability.recorder import recorder
+
+        recorder.flush()
+        yield from ()
+
+
 def exposition_registry(scrape_collectors: Iterable[Collector]) -> CollectorRegistry:
     """The registry `/metrics` renders: per-process values (or all processes' sum) plus scrape-time gauges."""
     registry = CollectorRegistry(auto_describe=False)
+    registry.register(_RecordWaitingRequests())  # first: the counts below include every answered request
     if multiprocess_dir():
         multiprocess.MultiProcessCollector(registry)
         # process_* of the answering process: the multiprocess files cannot hold them.

@@ -9,18 +9,17 @@ tracer provider is set (`tracing.py`), so the access line carries the trace id.
 
 from __future__ import annotations
 
-import logging
 import random
 import re
+import threading
 import time
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from abb.observability.access_log import write_access_line
-from abb.observability.logging import ACCESS_LOGGER, request_id_var
-from abb.observability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
+from abb.observability.logging import json_line_sink, request_id_var
+from abb.observability.metrics import HTTP_IN_FLIGHT
+from abb.observability.recorder import FinishedRequest, recorder
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -53,9 +52,6 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.log_access = access_log
-        # Label children, cached: `.labels()` takes a lock and builds a tuple on each call.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,62 +79,47 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, observed_send)
         finally:
             duration = time.perf_counter() - start
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            route = route_label(scope)
             if self.metrics:
                 HTTP_IN_FLIGHT.dec()
-                self._record(method, route, status, duration, size)
-            if self.log_access:
-                self._log(scope, method, route, status, duration, size)
+            recorder.add(self._finished(scope, status, duration, size, request_id))
             request_id_var.reset(token)
 
-    def _record(self, method: str, route: str, status: int, duration: float, size: int) -> None:
-        counter = self._counters.get((method, route, status))
-        if counter is None:
-            counter = self._counters[(method, route, status)] = HTTP_REQUESTS.labels(method, route, str(status))
-        histograms = self._histograms.get((method, route))
-        if histograms is None:
-            histograms = self._histograms[(method, route)] = (
-                HTTP_DURATION.labels(method, route),
-                HTTP_RESPONSE_SIZE.labels(method, route),
-            )
-        counter.inc()
-        histograms[0].observe(duration)
-        histograms[1].observe(size)
-
-    @staticmethod
-    def _log(scope: Scope, method: str, route: str, status: int, duration: float, size: int) -> None:
-        path = scope["path"]
-        fields: dict[str, Any] = {
-            "event.dataset": ACCESS_LOGGER,
-            "event.duration": int(duration * 1e9),
-            "http.request.method": method,
-            "url.path": path,
-            "http.route": route,
-            "http.response.status_code": status,
-            "http.response.body.bytes": size,
-        }
+    def _finished(self, scope: Scope, status: int, duration: float, size: int, request_id: str) -> FinishedRequest:
         client = scope.get("client")
-        if client:
-            fields["client.ip"] = client[0]
+        user_agent = None
         for name, value in scope["headers"]:
             if name == b"user-agent":
-                fields["user_agent.original"] = value.decode("latin-1")[:512]
+                user_agent = value.decode("latin-1")[:512]
                 break
         state = scope.get("state")
-        if state and "user_id" in state:
-            fields["user.id"] = str(state["user_id"])
-        level = logging.ERROR if status >= 500 else logging.INFO
-        write_access_line(level, f"{method} {path} {status}", fields)
+        sink = json_line_sink()
+        return FinishedRequest(
+            metrics=self.metrics,
+            access_log=self.log_access,
+            created=time.time(),
+            method=scope["method"] if scope["method"] in _METHODS else "OTHER",
+            path=scope["path"],
+            route=route_label(scope),
+            status=status,
+            duration=duration,
+            size=size,
+            client_ip=client[0] if client else None,
+            user_agent=user_agent,
+            user_id=str(state["user_id"]) if state and "user_id" in state else None,
+            thread_name=threading.current_thread().name,
+            request_id=request_id,
+            trace_ids=sink.formatter.current_trace_ids() if sink is not None and self.log_access else None,
+        )
 
 
-def install_middleware(app: FastAPI, *, metrics: bool, access_log: bool) -> None:
+def install_middleware(app: FastAPI, *, metrics: bool, access_log: bool, flush_seconds: float) -> None:
     """Wrap the app's whole middleware stack (Starlette builds it on the first request).
 
     With both metrics and the access log off (the benchmark's baseline) nothing is wrapped at all.
     """
     if not (metrics or access_log):
         return
+    recorder.flush_seconds = flush_seconds
     build = app.build_middleware_stack
 
     def build_observed_stack() -> ASGIApp:
