@@ -1,6 +1,6 @@
 """What observability costs: throughput and p99 of the same app with instrumentation off and on.
 
-    .venv/bin/python benchmarks/overhead.py               # 7 interleaved rounds, about 3 minutes
+    .venv/bin/python benchmarks/overhead.py               # 7 interleaved rounds, about 2.5 minutes
     .venv/bin/python benchmarks/overhead.py --rounds 1 --seconds 2   # a quick look
 
 One `abb serve` worker per variant, all pinned to CPU 0 with taskset and all started at once (an idle
