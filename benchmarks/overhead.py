@@ -1,11 +1,11 @@
 """What observability costs: throughput and p99 of the same app with instrumentation off and on.
 
-    .venv/bin/python benchmarks/overhead.py               # 7 interleaved rounds, about 2.5 minutes
+    .venv/bin/python benchmarks/overhead.py               # 12 interleaved rounds, about 5 minutes
     .venv/bin/python benchmarks/overhead.py --rounds 1 --seconds 2   # a quick look
 
-One `abb serve` worker per variant, all pinned to CPU 0 with taskset and all started at once (an idle
-server costs nothing); wrk (Debian's package, installed here when missing and root) on CPU 1 loads one
-server at a time, the variants taking turns every few seconds, in alternating order round by round:
+Each round starts one `abb serve` worker per variant, all pinned to CPU 0 with taskset (an idle server
+costs nothing); wrk (Debian's package, installed here when missing and root) on CPU 1 loads one server
+at a time, the variants taking turns every 2 s in alternating order; then the round's servers stop:
 - plain: ABB_METRICS_ENABLED=false, ABB_ACCESS_LOG=false (no middleware, no database hooks) = 1.00
 - metrics+logs: the defaults (RED metrics, request ids, one JSON access line per request, to a file)
 - +tracing 10%: the same plus OpenTelemetry at ABB_TRACING_SAMPLE_RATIO=0.1, exported over OTLP/HTTP
@@ -13,7 +13,8 @@ server at a time, the variants taking turns every few seconds, in alternating or
 Endpoints: a trivial JSON endpoint (GET /health/live) and a database-backed read (GET /api/v1/me: JWT
 check and a user read from the embedded SQLite database). Reported: median requests/s, p99 and server CPU
 per request over the rounds, and each variant's ratio to plain: the median of the rounds' ratios, each
-taken between runs seconds apart, so that the shared machine's slower and faster spells cancel out.
+taken between fresh processes run seconds apart, so that neither one process's luck nor the shared
+machine's slower and faster spells decide it.
 Targets (issue 5): metrics+logs >= 0.80x (trivial) and >= 0.95x (database), +tracing 10% >= 0.60x
 (trivial); /metrics renders in under 20 ms after 100,000 requests over 50 routes (measured in this
 process, through the same middleware and registry).
@@ -217,8 +218,10 @@ def measure_metrics_render(work: Path) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--seconds", type=int, default=3, help="wrk run per endpoint, variant and round")
+    # Many rounds: a server's CPU cost per request differs by up to ±10 % from one process to the next and
+    # drifts with the machine's other load, so a 5 % difference needs a dozen paired rounds to show.
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--seconds", type=int, default=2, help="wrk run per endpoint, variant and round")
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="abb-overhead-"))
@@ -233,21 +236,25 @@ def main() -> None:
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.port}",
     }
     prepare_database(base_env)
-    servers: dict[str, Server] = {}
     results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     started = time.monotonic()
-    try:
-        # Every variant's server runs from the start (an idle one costs nothing), so that the variants take
-        # turns every few seconds: the slower and faster spells of a shared machine hit them all alike.
-        for variant, overrides in VARIANTS.items():
-            env = {**base_env, "ABB_TRACING_ENABLED": "false", **overrides}
-            servers[variant] = Server(env, work / f"server-{variant.replace(' ', '_').replace('%', '')}.log")
-        auth = sign_in(servers["plain"].url)  # one user in the shared database; the token is valid everywhere
-        endpoints = (("trivial", "/health/live", {}), ("database", "/api/v1/me", auth))
-        for server in servers.values():
-            for _endpoint, path, headers in endpoints:
-                run_wrk(wrk, server.url + path, 1, headers, server.process.pid)  # warm-up
-        for round_no in range(1, args.rounds + 1):
+    auth: dict[str, str] = {}
+    for round_no in range(1, args.rounds + 1):
+        # Fresh servers every round: two servers of the very same app differ by up to ±10 % on the database
+        # read for their whole life (measured with three "plain" ones side by side), so each round samples
+        # new processes. All variants' servers run at once (an idle one costs nothing) and take turns every
+        # few seconds, so the shared machine's slower and faster spells hit them alike.
+        servers: dict[str, Server] = {}
+        try:
+            for variant, overrides in VARIANTS.items():
+                env = {**base_env, "ABB_TRACING_ENABLED": "false", **overrides}
+                log = work / f"server-{variant.replace(' ', '_').replace('%', '')}-{round_no}.log"
+                servers[variant] = Server(env, log)
+            auth = auth or sign_in(servers["plain"].url)  # one user in the shared database, valid everywhere
+            endpoints = (("trivial", "/health/live", {}), ("database", "/api/v1/me", auth))
+            for server in servers.values():
+                for _endpoint, path, headers in endpoints:
+                    run_wrk(wrk, server.url + path, 1, headers, server.process.pid)  # warm-up
             order = list(VARIANTS) if round_no % 2 else list(reversed(VARIANTS))  # alternating order
             for endpoint, path, headers in endpoints:
                 for variant in order:
@@ -255,10 +262,10 @@ def main() -> None:
                     results.setdefault((variant, endpoint), []).append(
                         run_wrk(wrk, server.url + path, args.seconds, headers, server.process.pid)
                     )
-            print(f"round {round_no} done ({time.monotonic() - started:.0f} s)", flush=True)
-    finally:
-        for server in servers.values():
-            server.stop()
+        finally:
+            for server in servers.values():
+                server.stop()
+        print(f"round {round_no} done ({time.monotonic() - started:.0f} s)", flush=True)
 
     print(f"\nmedians of {args.rounds} interleaved rounds; 1 worker on CPU 0, wrk -t1 -c16 on CPU 1")
     print("ratio: the median of each round's variant/plain throughput (the variants run seconds apart)\n")

@@ -82,3 +82,13 @@ def test_ready_with_a_live_redis(make_obs_app, redis_server):
         ready = client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+
+
+def test_the_app_starts_while_the_database_is_down_and_says_so_on_ready(tmp_path):
+    from fastapi.testclient import TestClient
+
+    settings = make_settings(database_url="postgresql://abb@127.0.0.1:1/abb", var_dir=tmp_path)
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        assert client.get("/health/live").status_code == 200
+        ready = client.get("/health/ready")
+    assert ready.status_code == 503 and "database" in ready.text

@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_db = database is None
         app.state.db = database or Database(settings)
+        app.state.db.open_first_connection()
         try:
             yield
         finally:

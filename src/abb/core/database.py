@@ -6,13 +6,17 @@ CLI and Celery workers; docs/architecture.md explains why this meets the through
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Select, TypeDecorator, create_engine, event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from abb.core.config import Settings
+
+log = logging.getLogger("abb.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -109,6 +113,17 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = make_engine(settings)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def open_first_connection(self) -> None:
+        """Connect once before serving: SQLAlchemy runs its first-connect hooks on the first connection, and
+        when the first requests arrive together, threads connecting at the same moment can trip over them
+        ("deque mutated during iteration", seen under load with tracing on). A database that is down now is
+        not fatal: /health/ready reports it and the pool connects when it is back."""
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            log.warning("database not reachable at start-up", extra={"error.message": str(exc.orig)})
 
     def dispose(self) -> None:
         self.engine.dispose()
