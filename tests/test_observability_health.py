@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +93,38 @@ def test_the_app_starts_while_the_database_is_down_and_says_so_on_ready(tmp_path
         assert client.get("/health/live").status_code == 200
         ready = client.get("/health/ready")
     assert ready.status_code == 503 and "database" in ready.text
+
+
+def test_probes_and_scrapes_answer_while_every_request_thread_is_busy(make_obs_app):
+    app = make_obs_app(threadpool_size=1, health_timeout_seconds=HEALTH_TIMEOUT)
+    entered = {name: threading.Event() for name in ("first", "second")}
+    release = threading.Event()
+
+    @app.get("/test-only/blocking/{name}")
+    def blocking(name: str) -> dict[str, str]:  # a sync endpoint: it runs on a request thread
+        entered[name].set()
+        release.wait(20)
+        return {"name": name}
+
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        answers: dict[str, int] = {}
+
+        def call(name: str) -> None:
+            answers[name] = client.get(f"/test-only/blocking/{name}").status_code
+
+        callers = [threading.Thread(target=call, args=(name,)) for name in entered]
+        try:
+            callers[0].start()
+            assert entered["first"].wait(10)
+            callers[1].start()
+            # The pool's one thread is taken: the second sync request waits for it ...
+            assert not entered["second"].wait(0.5)
+            # ... while the probe and the scrape, on their own threads, answer.
+            assert client.get("/health/ready").status_code == 200
+            assert sample(client.get("/metrics").text, "abb_db_up") == 1
+            assert not entered["second"].is_set()
+        finally:
+            release.set()
+            for caller in callers:
+                caller.join(20)
+    assert answers == {"first": 200, "second": 200}

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_db = database is None
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
         try:

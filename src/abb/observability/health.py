@@ -17,7 +17,7 @@ from sqlalchemy import text
 from abb.core.config import Settings
 from abb.core.errors import ServiceUnavailable
 from abb.core.openapi import problem_responses
-from abb.observability.timeouts import run_checks
+from abb.observability.timeouts import run_beside_requests, run_checks
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -63,9 +63,10 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/ready", responses=problem_responses(503))
-def ready(request: Request) -> JSONResponse:
+async def ready(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    results = run_checks(dependency_checks(request, settings), settings.health_timeout_seconds)
+    checks = dependency_checks(request, settings)
+    results = await run_beside_requests(lambda: run_checks(checks, settings.health_timeout_seconds))
     failing = [name for name, result in results.items() if result != "ok"]
     if failing:
         raise ServiceUnavailable(f"Not ready: {', '.join(failing)} unavailable.", extra={"checks": results})

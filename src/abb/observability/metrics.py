@@ -38,6 +38,7 @@ from prometheus_client.registry import Collector
 
 from abb.core.config import Settings
 from abb.core.errors import Forbidden, NotFound
+from abb.observability.timeouts import run_beside_requests
 
 log = logging.getLogger("abb.metrics")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -159,9 +160,10 @@ def metrics_router(settings: Settings, registry: CollectorRegistry) -> APIRouter
     check = metrics_guard(settings)
 
     @router.get("/metrics")
-    def metrics(request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
         check(request)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        page = await run_beside_requests(lambda: generate_latest(registry))
+        return Response(page, media_type=CONTENT_TYPE_LATEST)
 
     return router
 
