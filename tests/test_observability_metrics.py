@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -266,3 +267,40 @@ def test_pool_gauges_follow_checkouts_and_every_statement_is_timed_by_kind(tmp_p
     assert delta(during, "abb_db_pool_wait_seconds_count") == 3
     for kind in ("other", "insert", "select"):  # CREATE counts as "other"
         assert delta(during, "abb_db_query_duration_seconds_count", statement=kind) >= 1
+
+
+def test_a_histogram_tally_gives_what_observe_gives():
+    import random
+
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from abb.observability.metrics import LATENCY_BUCKETS, HistogramTally
+
+    registry = CollectorRegistry()
+    observed = Histogram(
+        "tally_check_observed", "observe() per value", ["route"], buckets=LATENCY_BUCKETS, registry=registry
+    )
+    tallied = Histogram(
+        "tally_check_tallied", "the same values, tallied", ["route"], buckets=LATENCY_BUCKETS, registry=registry
+    )
+    rng = random.Random(5)
+    # Every bound exactly (observe() counts a value equal to a bound in that bucket), around them, beyond the last.
+    values = [*LATENCY_BUCKETS, *(b * 1.000001 for b in LATENCY_BUCKETS), 0.0, 1e9]
+    values += [rng.lognormvariate(-4, 2) for _ in range(500)]
+    tally = HistogramTally(tallied.labels("/r"))
+    for batch_start in range(0, len(values), 64):  # committed batch by batch, as the recorder does
+        for value in values[batch_start : batch_start + 64]:
+            observed.labels("/r").observe(value)
+            tally.observe(value)
+        tally.commit()
+    tally.commit()  # nothing waiting: adds nothing
+
+    def samples(name: str) -> dict[tuple[str, str], float]:
+        family = next(f for f in registry.collect() if f.name == name)
+        return {(s.name.removeprefix(name), s.labels.get("le", "")): s.value for s in family.samples}
+
+    tallied_samples, observed_samples = samples("tally_check_tallied"), samples("tally_check_observed")
+    # The sum only to rounding: added per batch rather than value by value.
+    assert tallied_samples.pop(("_sum", "")) == pytest.approx(observed_samples.pop(("_sum", "")), rel=1e-12)
+    assert tallied_samples == observed_samples  # every bucket and the count, exactly
+    assert observed_samples[("_count", "")] == len(values)

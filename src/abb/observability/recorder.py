@@ -21,11 +21,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from abb.observability.logging import ACCESS_LOGGER, json_line_sink, request_id_var
-from abb.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
+from abb.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE, HistogramTally
 
 BATCH = 64
 _access_logger = logging.getLogger(ACCESS_LOGGER)
@@ -57,7 +56,7 @@ class RequestRecorder:
         self._flusher: threading.Thread | None = None
         # Label children, cached: `.labels()` takes a lock and builds a tuple on each call.
         self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._tallies: dict[tuple[str, str], tuple[HistogramTally, HistogramTally]] = {}
 
     def add(self, request: FinishedRequest) -> None:
         with self._lock:
@@ -78,16 +77,17 @@ class RequestRecorder:
         sink = json_line_sink()
         lines: list[str] = []
         pid = os.getpid()
+        self._observe([request for request in pending if request.metrics])
+        enabled = {level: _access_logger.isEnabledFor(level) for level in (logging.INFO, logging.ERROR)}
         for request in pending:
-            if request.metrics:
-                self._observe(request)
             level = logging.ERROR if request.status >= 500 else logging.INFO
-            if not (request.access_log and _access_logger.isEnabledFor(level)):
+            if not (request.access_log and enabled[level]):
                 continue
             message = f"{request.method} {request.path} {request.status}"
+            own, sent = _fields(request)
             if sink is None:
                 token = request_id_var.set(request.request_id)
-                _access_logger.log(level, message, extra=dict(_fields(request)))
+                _access_logger.log(level, message, extra=dict(own + sent))
                 request_id_var.reset(token)
                 continue
             lines.append(
@@ -96,7 +96,8 @@ class RequestRecorder:
                     level=level,
                     logger=ACCESS_LOGGER,
                     message=message,
-                    fields=_fields(request),
+                    fields=sent,
+                    own_fields=own,
                     pid=pid,
                     thread_name=request.thread_name,
                     request_id=request.request_id,
@@ -107,20 +108,34 @@ class RequestRecorder:
             for handler in sink.handlers:
                 handler.write_lines(lines)
 
-    def _observe(self, request: FinishedRequest) -> None:
-        key = (request.method, request.route, request.status)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = HTTP_REQUESTS.labels(request.method, request.route, str(request.status))
-        histograms = self._histograms.get(key[:2])
-        if histograms is None:
-            histograms = self._histograms[key[:2]] = (
-                HTTP_DURATION.labels(request.method, request.route),
-                HTTP_RESPONSE_SIZE.labels(request.method, request.route),
+    def _observe(self, requests: list[FinishedRequest]) -> None:
+        """The RED metrics of a batch: counts and histogram buckets added once per label set."""
+        counts: dict[tuple[str, str, int], int] = {}
+        touched: dict[tuple[str, str], tuple[HistogramTally, HistogramTally]] = {}
+        for request in requests:
+            key = (request.method, request.route, request.status)
+            counts[key] = counts.get(key, 0) + 1
+            tallies = touched.get(key[:2]) or self._tallies_for(key[:2])
+            touched[key[:2]] = tallies
+            tallies[0].observe(request.duration)
+            tallies[1].observe(request.size)
+        for key, count in counts.items():
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = HTTP_REQUESTS.labels(key[0], key[1], str(key[2]))
+            counter.inc(count)
+        for duration, size in touched.values():
+            duration.commit()
+            size.commit()
+
+    def _tallies_for(self, method_route: tuple[str, str]) -> tuple[HistogramTally, HistogramTally]:
+        tallies = self._tallies.get(method_route)
+        if tallies is None:
+            tallies = self._tallies[method_route] = (
+                HistogramTally(HTTP_DURATION.labels(*method_route)),
+                HistogramTally(HTTP_RESPONSE_SIZE.labels(*method_route)),
             )
-        counter.inc()
-        histograms[0].observe(request.duration)
-        histograms[1].observe(request.size)
+        return tallies
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -135,21 +150,25 @@ class RequestRecorder:
             self.flush()
 
 
-def _fields(request: FinishedRequest) -> Iterator[tuple[str, Any]]:
-    """The access line's fields (docs/observability.md), besides those every line has."""
-    yield "event.dataset", ACCESS_LOGGER
-    yield "event.duration", int(request.duration * 1e9)
-    yield "http.request.method", request.method
-    yield "url.path", request.path
-    yield "http.route", request.route
-    yield "http.response.status_code", request.status
-    yield "http.response.body.bytes", request.size
-    if request.client_ip is not None:
-        yield "client.ip", request.client_ip
-    if request.user_agent is not None:
-        yield "user_agent.original", request.user_agent
+def _fields(request: FinishedRequest) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """The access line's fields (docs/observability.md) besides those every line has: the ones the service
+    makes itself, then the ones that come from the request (masked like any text)."""
+    own: list[tuple[str, Any]] = [
+        ("event.dataset", ACCESS_LOGGER),
+        ("event.duration", int(request.duration * 1e9)),
+        ("http.request.method", request.method),  # one of a fixed set
+        ("http.route", request.route),
+        ("http.response.status_code", request.status),
+        ("http.response.body.bytes", request.size),
+    ]
     if request.user_id is not None:
-        yield "user.id", request.user_id
+        own.append(("user.id", request.user_id))
+    sent: list[tuple[str, Any]] = [("url.path", request.path)]
+    if request.client_ip is not None:  # may come from X-Forwarded-For behind a trusted proxy
+        sent.append(("client.ip", request.client_ip))
+    if request.user_agent is not None:
+        sent.append(("user_agent.original", request.user_agent))
+    return own, sent
 
 
 recorder = RequestRecorder()
