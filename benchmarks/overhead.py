@@ -1,20 +1,23 @@
 """What observability costs: throughput and p99 of the same app with instrumentation off and on.
 
-    .venv/bin/python benchmarks/overhead.py               # 12 interleaved rounds, about 5 minutes
-    .venv/bin/python benchmarks/overhead.py --rounds 1 --seconds 2   # a quick look
+    .venv/bin/python benchmarks/overhead.py               # 10 rounds, about 6 minutes
+    .venv/bin/python benchmarks/overhead.py --rounds 1 --slices 2   # a quick look
 
 Each round starts one `abb serve` worker per variant, all pinned to CPU 0 with taskset (an idle server
 costs nothing); wrk (Debian's package, installed here when missing and root) on CPU 1 loads one server
-at a time, the variants taking turns every 2 s in alternating order; then the round's servers stop:
+at a time, the variants taking 1-second turns (ABC CBA ABC CBA, 4 turns each per endpoint); then the
+round's servers stop:
 - plain: ABB_METRICS_ENABLED=false, ABB_ACCESS_LOG=false (no middleware, no database hooks) = 1.00
 - metrics+logs: the defaults (RED metrics, request ids, one JSON access line per request, to a file)
 - +tracing 10%: the same plus OpenTelemetry at ABB_TRACING_SAMPLE_RATIO=0.1, exported over OTLP/HTTP
   to a local sink in this process
 Endpoints: a trivial JSON endpoint (GET /health/live) and a database-backed read (GET /api/v1/me: JWT
 check and a user read from the embedded SQLite database). Reported: median requests/s, p99 and server CPU
-per request over the rounds, and each variant's ratio to plain: the median of the rounds' ratios, each
-taken between fresh processes run seconds apart, so that neither one process's luck nor the shared
-machine's slower and faster spells decide it.
+per request over the rounds, and each variant's ratio to plain: the median of the rounds' ratios, with
+the middle half of those ratios to show how much one round differs from the next. Why this shape: on a
+shared machine the speed of one server changes from one second to the next, and two processes of the
+very same app differ for their whole life, so each round compares fresh processes in turns a second
+long, and the median over rounds keeps one unlucky round from deciding.
 Targets (issue 5): metrics+logs >= 0.80x (trivial) and >= 0.95x (database), +tracing 10% >= 0.60x
 (trivial); /metrics renders in under 20 ms after 100,000 requests over 50 routes (measured in this
 process, through the same middleware and registry).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -37,7 +41,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -147,8 +151,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(wrk: str, url: str, seconds: int, headers: dict[str, str], pid: int) -> tuple[float, float, float]:
-    """(requests/s, p99 seconds, server CPU seconds per request) from wrk on CPU 1."""
+class WrkRun(NamedTuple):
+    rps: float
+    p99: float  # seconds
+    cpu: float  # server CPU seconds in the run
+    requests: int
+
+
+def run_wrk(wrk: str, url: str, seconds: int, headers: dict[str, str], pid: int) -> WrkRun:
+    """One wrk run on CPU 1 against the server process `pid`."""
     cpu_before = cpu_seconds(pid)
     cmd = ["taskset", "-c", "1", wrk, "-t1", "-c16", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
@@ -159,7 +170,17 @@ def run_wrk(wrk: str, url: str, seconds: int, headers: dict[str, str], pid: int)
     if re.search(r"Non-2xx or 3xx responses", out):
         raise RuntimeError(f"wrk saw error answers from {url}:\n{out}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    return rps, float(value) * _UNITS[unit], (cpu_seconds(pid) - cpu_before) / max(requests, 1)
+    return WrkRun(rps, float(value) * _UNITS[unit], cpu_seconds(pid) - cpu_before, requests)
+
+
+def combine(runs: list[WrkRun]) -> tuple[float, float, float]:
+    """A round's slices of one variant as (requests/s, p99 seconds, CPU seconds per request)."""
+    requests = sum(run.requests for run in runs)
+    return (
+        statistics.fmean(run.rps for run in runs),  # slices of equal length
+        statistics.median(run.p99 for run in runs),
+        sum(run.cpu for run in runs) / max(requests, 1),
+    )
 
 
 def measure_metrics_render(work: Path) -> tuple[float, int]:
@@ -220,8 +241,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Many rounds: a server's CPU cost per request differs by up to ±10 % from one process to the next and
     # drifts with the machine's other load, so a 5 % difference needs a dozen paired rounds to show.
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--seconds", type=int, default=2, help="wrk run per endpoint, variant and round")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--slices", type=int, default=4, help="turns of every variant per endpoint and round")
+    parser.add_argument("--seconds", type=int, default=1, help="length of one turn (one wrk run)")
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="abb-overhead-"))
@@ -240,10 +262,9 @@ def main() -> None:
     started = time.monotonic()
     auth: dict[str, str] = {}
     for round_no in range(1, args.rounds + 1):
-        # Fresh servers every round: two servers of the very same app differ by up to ±10 % on the database
-        # read for their whole life (measured with three "plain" ones side by side), so each round samples
-        # new processes. All variants' servers run at once (an idle one costs nothing) and take turns every
-        # few seconds, so the shared machine's slower and faster spells hit them alike.
+        # Fresh servers every round: two servers of the very same app can differ by several per cent for
+        # their whole life, so each round samples new processes. All variants' servers run at once (an idle
+        # one costs nothing) and take 1-second turns, so the machine's slower and faster spells hit them alike.
         servers: dict[str, Server] = {}
         try:
             for variant, overrides in VARIANTS.items():
@@ -255,22 +276,28 @@ def main() -> None:
             for server in servers.values():
                 for _endpoint, path, headers in endpoints:
                     run_wrk(wrk, server.url + path, 1, headers, server.process.pid)  # warm-up
-            order = list(VARIANTS) if round_no % 2 else list(reversed(VARIANTS))  # alternating order
             for endpoint, path, headers in endpoints:
-                for variant in order:
-                    server = servers[variant]
-                    results.setdefault((variant, endpoint), []).append(
-                        run_wrk(wrk, server.url + path, args.seconds, headers, server.process.pid)
-                    )
+                slices: dict[str, list[WrkRun]] = {variant: [] for variant in VARIANTS}
+                for slice_no in range(args.slices):
+                    # ABC CBA ABC …: a variant runs next to every other one, first and last alike.
+                    order = list(VARIANTS) if (round_no + slice_no) % 2 else list(reversed(VARIANTS))
+                    for variant in order:
+                        server = servers[variant]
+                        slices[variant].append(
+                            run_wrk(wrk, server.url + path, args.seconds, headers, server.process.pid)
+                        )
+                for variant, runs in slices.items():
+                    results.setdefault((variant, endpoint), []).append(combine(runs))
         finally:
             for server in servers.values():
                 server.stop()
         print(f"round {round_no} done ({time.monotonic() - started:.0f} s)", flush=True)
 
-    print(f"\nmedians of {args.rounds} interleaved rounds; 1 worker on CPU 0, wrk -t1 -c16 on CPU 1")
-    print("ratio: the median of each round's variant/plain throughput (the variants run seconds apart)\n")
-    header = ("endpoint", "variant", "req/s", "p99 ms", "ratio", "target", "CPU us/req", "CPU ratio")
-    print("{:<10} {:<14} {:>8} {:>8} {:>6} {:>12} {:>11} {:>9}".format(*header))
+    print(f"\nmedians of {args.rounds} rounds of {args.slices} turns; 1 worker on CPU 0, wrk -t1 -c16 on CPU 1")
+    print("ratio: the median of each round's variant/plain throughput (variants in 1-second turns)")
+    print("middle half: the 25th to 75th percentile of the rounds' ratios (how much one round differs from the next)\n")
+    header = ("endpoint", "variant", "req/s", "p99 ms", "ratio", "middle half", "target", "CPU us/req", "CPU ratio")
+    print("{:<10} {:<14} {:>8} {:>8} {:>6} {:>12} {:>12} {:>11} {:>9}".format(*header))
     for endpoint in ("trivial", "database"):
         plain = results[("plain", endpoint)]
         for variant in VARIANTS:
@@ -278,15 +305,20 @@ def main() -> None:
             rps = statistics.median(r[0] for r in runs)
             p99 = statistics.median(r[1] for r in runs)
             cpu = statistics.median(r[2] for r in runs)
-            ratio = statistics.median(run[0] / base[0] for run, base in zip(runs, plain, strict=True))
+            ratios = [run[0] / base[0] for run, base in zip(runs, plain, strict=True)]
+            ratio = statistics.median(ratios)
+            quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratio, ratio, ratio]
+            spread = f"{quartiles[0]:.2f}-{quartiles[2]:.2f}"
             # CPU ratio: plain's CPU per request / this variant's, i.e. the throughput ratio a core to itself gives.
             cpu_ratio = statistics.median(base[2] / run[2] for run, base in zip(runs, plain, strict=True))
             target = TARGETS.get((variant, endpoint))
             verdict = "" if target is None else (f">={target:.2f} " + ("ok" if ratio >= target else "MISSED"))
             print(
-                f"{endpoint:<10} {variant:<14} {rps:>8.0f} {p99 * 1000:>8.2f} {ratio:>5.2f}x {verdict:>12}"
+                f"{endpoint:<10} {variant:<14} {rps:>8.0f} {p99 * 1000:>8.2f} {ratio:>5.2f}x {spread:>12} {verdict:>12}"
                 f" {cpu * 1e6:>11.0f} {cpu_ratio:>8.2f}x"
             )
+    raw = {f"{variant} | {endpoint}": runs for (variant, endpoint), runs in results.items()}
+    (work / "rounds.json").write_text(json.dumps(raw, indent=1))  # (req/s, p99 s, CPU s/request) per round
     render, size = measure_metrics_render(work)
     verdict = "ok" if render < 0.020 else "MISSED"
     print(f"\n/metrics render after 100,000 requests over 50 routes: {render * 1000:.1f} ms ({size} bytes)")
