@@ -286,8 +286,8 @@ def main() -> None:
                         slices[variant].append(
                             run_wrk(wrk, server.url + path, args.seconds, headers, server.process.pid)
                         )
-                for variant, runs in slices.items():
-                    results.setdefault((variant, endpoint), []).append(combine(runs))
+                for variant, turns in slices.items():
+                    results.setdefault((variant, endpoint), []).append(combine(turns))
         finally:
             for server in servers.values():
                 server.stop()
