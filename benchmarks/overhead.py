@@ -1,6 +1,6 @@
 """What observability costs: throughput and p99 of the same app with instrumentation off and on.
 
-    .venv/bin/python benchmarks/overhead.py               # 10 rounds, about 6 minutes
+    .venv/bin/python benchmarks/overhead.py               # 10 rounds, about 7 minutes
     .venv/bin/python benchmarks/overhead.py --rounds 1 --slices 2   # a quick look
 
 Each round starts one `abb serve` worker per variant, all pinned to CPU 0 with taskset (an idle server
