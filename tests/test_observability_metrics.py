@@ -235,18 +235,22 @@ def test_pages_post_their_navigation_timing(make_obs_app):
     assert 'navigator.sendBeacon("/api/v1/rum"' in page.text
 
 
-def test_pool_gauges_follow_checkouts_and_every_statement_is_timed_by_kind(tmp_path):
-    from prometheus_client import REGISTRY, generate_latest
+def test_pool_gauges_follow_checkouts_and_every_statement_is_timed_by_kind(tmp_path, monkeypatch):
+    from prometheus_client import generate_latest
     from sqlalchemy import create_engine, text
 
     from abb.observability.database import install_database_hooks
+    from abb.observability.metrics import exposition_registry
+    from abb.observability.recorder import recorder
     from tests.conftest import make_settings
 
     install_database_hooks(make_settings())
     engine = create_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}", pool_size=2, max_overflow=3)
+    registry = exposition_registry([])  # as /metrics renders it: what waits for a batch is added first
+    monkeypatch.setattr(recorder, "flush_seconds", 30)  # as in the API: timings wait for the batch or a scrape
 
     def now() -> str:
-        return generate_latest(REGISTRY).decode()
+        return generate_latest(registry).decode()
 
     before = now()
     first, second, third = engine.connect(), engine.connect(), engine.connect()  # the third one is overflow

@@ -28,11 +28,15 @@ from abb.observability.metrics import (
     DB_POOL_SIZE,
     DB_POOL_WAIT,
     DB_QUERY_DURATION,
+    HistogramTally,
 )
+from abb.observability.recorder import recorder
 
 log = logging.getLogger("abb.db")
 _KINDS = ("select", "insert", "update", "delete")
-_STATEMENT_CHILDREN = {kind: DB_QUERY_DURATION.labels(statement=kind) for kind in (*_KINDS, "other")}
+# Observed through the request recorder: added with its next batch, like the HTTP metrics.
+_STATEMENT_TALLIES = {kind: HistogramTally(DB_QUERY_DURATION.labels(statement=kind)) for kind in (*_KINDS, "other")}
+_POOL_WAIT_TALLY = HistogramTally(DB_POOL_WAIT)
 _slow_seconds = 0.5
 _installed = False
 
@@ -55,7 +59,7 @@ def _timed(execute: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             elapsed = time.perf_counter() - start
             kind = statement_kind(statement)
-            _STATEMENT_CHILDREN[kind].observe(elapsed)
+            recorder.observe(_STATEMENT_TALLIES[kind], elapsed)
             if elapsed >= _slow_seconds:
                 # The statement text only: parameters may hold personal data.
                 log.warning(
@@ -104,7 +108,7 @@ def _measure_pool() -> None:
         try:
             connection = original_get(self)
         finally:  # a wait that ends in a pool timeout is the one that matters most
-            DB_POOL_WAIT.observe(time.perf_counter() - start)
+            recorder.observe(_POOL_WAIT_TALLY, time.perf_counter() - start)
         DB_POOL_CHECKED_OUT.inc()
         _size_and_overflow(self)
         return connection

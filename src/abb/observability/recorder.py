@@ -8,6 +8,7 @@ those before it go out at once), ABB_TELEMETRY_FLUSH_SECONDS have passed, /metri
 request its process has answered), logging is reconfigured, or the process exits. Each request keeps its own
 time, request id, trace ids and thread. A hard kill (SIGKILL, out of memory) loses at most that window's lines
 and counts; ABB_TELEMETRY_FLUSH_SECONDS=0 records every request at once. The in-flight gauge is never deferred.
+The database layer's statement and pool-wait timings go the same way (`observe`), the pool gauges do not.
 
 Access lines go straight to the handlers `configure_logging` installed, without a LogRecord each (about 4 µs
 apiece); the `abb.access` logger's level (ABB_LOG_LEVELS) applies as for any logger; with text logs
@@ -57,6 +58,10 @@ class RequestRecorder:
         # Label children, cached: `.labels()` takes a lock and builds a tuple on each call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._tallies: dict[tuple[str, str], tuple[HistogramTally, HistogramTally]] = {}
+        # Observations made outside the batch (database statement and pool timing, on request threads):
+        # their own short lock, so a request thread never waits while a batch is rendered.
+        self._tally_lock = threading.Lock()
+        self._tallied: set[HistogramTally] = set()
 
     def add(self, request: FinishedRequest) -> None:
         with self._lock:
@@ -70,7 +75,22 @@ class RequestRecorder:
         with self._lock:
             self._record_pending()
 
+    def observe(self, tally: HistogramTally, value: float) -> None:
+        """One observation for a histogram, added with the next batch (at once where nothing is batched:
+        a Celery worker, the CLI, ABB_TELEMETRY_FLUSH_SECONDS=0)."""
+        with self._tally_lock:
+            tally.observe(value)
+            if self.flush_seconds:
+                self._tallied.add(tally)
+            else:
+                tally.commit()
+
     def _record_pending(self) -> None:
+        if self._tallied:
+            with self._tally_lock:
+                for tally in self._tallied:
+                    tally.commit()
+                self._tallied.clear()
         if not self._pending:
             return
         pending, self._pending = self._pending, []
