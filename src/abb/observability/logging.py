@@ -109,16 +109,9 @@ def redact(text: str) -> str:
     return _CARD_CANDIDATE.sub(_mask_card, text)
 
 
-_key_sensitivity: dict[str, bool] = {}  # field names: a few dozen, written in code; a plain dict is quickest
-
-
+@functools.lru_cache(maxsize=1024)
 def _sensitive_key(key: str) -> bool:
-    sensitive = _key_sensitivity.get(key)
-    if sensitive is None:
-        sensitive = SENSITIVE_KEY.search(key.rsplit(".", 1)[-1]) is not None
-        if len(_key_sensitivity) < 1024:  # keys of logged dicts may come from data: bounded
-            _key_sensitivity[key] = sensitive
-    return sensitive
+    return SENSITIVE_KEY.search(key.rsplit(".", 1)[-1]) is not None
 
 
 def _redact_value(key: str, value: Any) -> Any:

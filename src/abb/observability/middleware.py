@@ -22,6 +22,7 @@ from abb.observability.metrics import HTTP_IN_FLIGHT
 from abb.observability.recorder import FinishedRequest, recorder
 
 REQUEST_ID_HEADER = b"x-request-id"
+USER_AGENT_HEADER = b"user-agent"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
@@ -37,14 +38,18 @@ def route_label(scope: Scope) -> str:
     return UNMATCHED
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id_and_user_agent(scope: Scope) -> tuple[str, str | None]:
+    """The client's X-Request-ID when well-formed (else a new id) and its User-Agent, in one pass."""
+    sent_id = user_agent = None
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
-            if _VALID_REQUEST_ID.fullmatch(value):
-                return value.decode()
-            break
+            sent_id = sent_id if sent_id is not None else value
+        elif name == USER_AGENT_HEADER:
+            user_agent = user_agent if user_agent is not None else value.decode("latin-1")[:512]
+    if sent_id is not None and _VALID_REQUEST_ID.fullmatch(sent_id):
+        return sent_id.decode(), user_agent
     # Unique, not secret: Python's generator (reseeded in every forked child) costs less than os.urandom.
-    return f"{random.getrandbits(128):032x}"
+    return f"{random.getrandbits(128):032x}", user_agent
 
 
 class ObservabilityMiddleware:
@@ -58,7 +63,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id, user_agent = _request_id_and_user_agent(scope)
         token = request_id_var.set(request_id)
         status = 500
         size = 0
@@ -81,16 +86,13 @@ class ObservabilityMiddleware:
             duration = time.perf_counter() - start
             if self.metrics:
                 HTTP_IN_FLIGHT.dec()
-            recorder.add(self._finished(scope, status, duration, size, request_id))
+            recorder.add(self._finished(scope, status, duration, size, request_id, user_agent))
             request_id_var.reset(token)
 
-    def _finished(self, scope: Scope, status: int, duration: float, size: int, request_id: str) -> FinishedRequest:
+    def _finished(
+        self, scope: Scope, status: int, duration: float, size: int, request_id: str, user_agent: str | None
+    ) -> FinishedRequest:
         client = scope.get("client")
-        user_agent = None
-        for name, value in scope["headers"]:
-            if name == b"user-agent":
-                user_agent = value.decode("latin-1")[:512]
-                break
         state = scope.get("state")
         sink = json_line_sink()
         return FinishedRequest(
