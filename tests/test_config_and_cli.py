@@ -68,6 +68,36 @@ def test_serve_refuses_to_start_in_unsafe_production(tmp_path):
     assert "hunter2-db-password" not in output
 
 
+_STARTUP_GC = """
+import gc
+from fastapi.testclient import TestClient
+from abb.app import create_app
+app = create_app()
+before = gc.get_freeze_count()
+with TestClient(app):
+    print(before, gc.get_freeze_count(), gc.get_threshold()[0])
+"""
+
+
+def test_startup_freezes_what_it_built_and_sets_young_collections(tmp_path):
+    """A fresh process: nothing frozen before start-up, start-up's objects frozen after it, the threshold set."""
+    env = {
+        "ABB_ENV": "test",
+        "ABB_VAR_DIR": str(tmp_path),
+        "ABB_DATABASE_URL": f"sqlite:///{tmp_path / 'gc.sqlite3'}",
+        "ABB_GC_GEN0_THRESHOLD": "5000",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTUP_GC], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    before, after, threshold = map(int, result.stdout.split()[-3:])
+    assert before == 0
+    assert after > 100_000  # imports, the app and its routes: the objects the process keeps for good
+    assert threshold == 5000
+
+
 @pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["seed-demo"], ["create-admin"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])

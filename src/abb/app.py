@@ -16,6 +16,7 @@ from abb.companies.router import router as companies_router
 from abb.core.config import Settings, get_settings
 from abb.core.database import Database
 from abb.core.errors import install_error_handlers
+from abb.core.garbage_collection import settle_after_startup
 from abb.core.http import BodySizeLimitMiddleware
 from abb.core.openapi import Problem
 from abb.deals.pages import router as deals_pages
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
+        settle_after_startup(settings.gc_gen0_threshold)
         try:
             yield
         finally:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Few on purpose: under load more threads only queue for the GIL on the worker's core; with 40
     # (Starlette's default) a database read's p99 was 5x worse and its throughput 20 % lower (docs/observability.md).
     threadpool_size: int = Field(default=4, ge=1, le=200)
+    # Allocations between young garbage collections (Python's default: 700); see core/garbage_collection.py.
+    gc_gen0_threshold: int = Field(default=10_000, ge=100, le=1_000_000)
 
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     refresh_token_days: int = Field(default=14, ge=1, le=90)
