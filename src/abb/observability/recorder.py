@@ -8,7 +8,8 @@ those before it go out at once), ABB_TELEMETRY_FLUSH_SECONDS have passed, /metri
 request its process has answered), logging is reconfigured, or the process exits. Each request keeps its own
 time, request id, trace ids and thread. A hard kill (SIGKILL, out of memory) loses at most that window's lines
 and counts; ABB_TELEMETRY_FLUSH_SECONDS=0 records every request at once. The in-flight gauge is never deferred.
-The database layer's statement and pool-wait timings go the same way (`observe`), the pool gauges do not.
+The database layer's statement and pool-wait timings go the same way (`observe`); its pool gauges are read
+from the pools with every batch and every scrape (`add_sampler`).
 
 Access lines go straight to the handlers `configure_logging` installed, without a LogRecord each (about 4 µs
 apiece); the `abb.access` logger's level (ABB_LOG_LEVELS) applies as for any logger; with text logs
@@ -22,6 +23,8 @@ import logging
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from abb.observability.logging import ACCESS_LOGGER, json_line_sink, request_id_var
@@ -58,10 +61,12 @@ class RequestRecorder:
         # Label children, cached: `.labels()` takes a lock and builds a tuple on each call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._tallies: dict[tuple[str, str], tuple[HistogramTally, HistogramTally]] = {}
-        # Observations made outside the batch (database statement and pool timing, on request threads):
-        # their own short lock, so a request thread never waits while a batch is rendered.
-        self._tally_lock = threading.Lock()
-        self._tallied: set[HistogramTally] = set()
+        # Observations made outside the batch (database statement and pool timings, on request threads).
+        # A deque because its append and popleft are atomic: a request thread takes no lock to hand one over.
+        self._observations: deque[tuple[HistogramTally, float]] = deque()
+        # Gauges read from their source with every batch (and so at every scrape), rather than kept current
+        # at every event: the database pool's size, checked-out and overflow counts.
+        self._samplers: list[Callable[[], None]] = []
 
     def add(self, request: FinishedRequest) -> None:
         with self._lock:
@@ -78,19 +83,20 @@ class RequestRecorder:
     def observe(self, tally: HistogramTally, value: float) -> None:
         """One observation for a histogram, added with the next batch (at once where nothing is batched:
         a Celery worker, the CLI, ABB_TELEMETRY_FLUSH_SECONDS=0)."""
-        with self._tally_lock:
-            tally.observe(value)
-            if self.flush_seconds:
-                self._tallied.add(tally)
-            else:
-                tally.commit()
+        self._observations.append((tally, value))
+        if not self.flush_seconds:
+            self.flush()
+        elif self._flusher is None:  # database work before the first request: still added within the window
+            self._start_flusher()
+
+    def add_sampler(self, sample: Callable[[], None]) -> None:
+        """Run `sample` (it sets gauges from their source) with every batch and every flush."""
+        self._samplers.append(sample)
 
     def _record_pending(self) -> None:
-        if self._tallied:
-            with self._tally_lock:
-                for tally in self._tallied:
-                    tally.commit()
-                self._tallied.clear()
+        self._add_observations()
+        for sample in self._samplers:
+            sample()
         if not self._pending:
             return
         pending, self._pending = self._pending, []
@@ -147,6 +153,15 @@ class RequestRecorder:
         for duration, size in touched.values():
             duration.commit()
             size.commit()
+
+    def _add_observations(self) -> None:
+        observations, touched = self._observations, set()
+        while observations:  # only this thread (holding the lock) takes from the left
+            tally, value = observations.popleft()
+            tally.observe(value)
+            touched.add(tally)
+        for tally in touched:
+            tally.commit()
 
     def _tallies_for(self, method_route: tuple[str, str]) -> tuple[HistogramTally, HistogramTally]:
         tallies = self._tallies.get(method_route)
