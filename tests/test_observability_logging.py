@@ -343,23 +343,11 @@ class _Lines:
 
 
 def finished(request_id: str, status: int = 200, route: str = "/batch/{n}") -> FinishedRequest:
-    return FinishedRequest(
-        metrics=True,
-        access_log=True,
-        created=time.time(),
-        method="GET",
-        path="/batch/1",
-        route=route,
-        status=status,
-        duration=0.002,
-        size=10,
-        client_ip="127.0.0.1",
-        user_agent="pytest",
-        user_id=None,
-        thread_name="MainThread",
-        request_id=request_id,
-        trace_ids=None,
-    )
+    class Route:
+        path_format = route
+
+    scope = {"method": "GET", "path": "/batch/1", "route": Route(), "client": ("127.0.0.1", 50000), "state": {}}
+    return FinishedRequest(scope, status, 0.002, 10, time.time(), request_id, "pytest", "MainThread", None, True, True)
 
 
 def answered(route: str = "/batch/{n}") -> float:

@@ -2,7 +2,8 @@
 
 It wraps the whole Starlette stack (outside ServerErrorMiddleware), so 500 answers are counted and the
 "unhandled error" log line still carries the request id. Labels use the matched route's template
-(`/api/v1/deals/{deal_id}`), never the raw path; paths that match no route are folded into "unmatched".
+(`/api/v1/deals/{deal_id}`), never the raw path; paths that match no route are folded into "unmatched"
+(`recorder.FinishedRequest.route`).
 The server span comes from FastAPI's own OpenTelemetry support, which wraps this middleware once a
 tracer provider is set (`tracing.py`), so the access line carries the trace id.
 """
@@ -13,6 +14,7 @@ import random
 import re
 import threading
 import time
+import weakref
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,18 +26,6 @@ from abb.observability.recorder import FinishedRequest, recorder
 REQUEST_ID_HEADER = b"x-request-id"
 USER_AGENT_HEADER = b"user-agent"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-UNMATCHED = "unmatched"
-
-
-def route_label(scope: Scope) -> str:
-    """The template of the route that handled the request, the mount path for a mounted app, else unmatched."""
-    route = scope.get("route")
-    if route is not None:
-        return str(route.path_format)
-    if "app_root_path" in scope:  # a Mount (e.g. /static) matched
-        return str(scope.get("root_path") or UNMATCHED)
-    return UNMATCHED
 
 
 def _request_id_and_user_agent(scope: Scope) -> tuple[str, str | None]:
@@ -57,6 +47,11 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.log_access = access_log
+        # Requests being answered, read into abb_http_requests_in_flight with every batch and scrape. A plain
+        # count: only the app's event loop thread runs this middleware, so no lock is needed.
+        self.in_flight = 0
+        if metrics:
+            _measured.add(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,40 +73,39 @@ class ObservabilityMiddleware:
                 size += len(message.get("body", b""))
             await send(message)
 
-        if self.metrics:
-            HTTP_IN_FLIGHT.inc()
+        self.in_flight += 1
         try:
             await self.app(scope, receive, observed_send)
         finally:
             duration = time.perf_counter() - start
-            if self.metrics:
-                HTTP_IN_FLIGHT.dec()
-            recorder.add(self._finished(scope, status, duration, size, request_id, user_agent))
+            self.in_flight -= 1
+            sink = json_line_sink()
+            recorder.add(
+                FinishedRequest(
+                    scope,
+                    status,
+                    duration,
+                    size,
+                    time.time(),
+                    request_id,
+                    user_agent,
+                    threading.current_thread().name,
+                    sink.formatter.current_trace_ids() if sink is not None and self.log_access else None,
+                    self.metrics,
+                    self.log_access,
+                )
+            )
             request_id_var.reset(token)
 
-    def _finished(
-        self, scope: Scope, status: int, duration: float, size: int, request_id: str, user_agent: str | None
-    ) -> FinishedRequest:
-        client = scope.get("client")
-        state = scope.get("state")
-        sink = json_line_sink()
-        return FinishedRequest(
-            metrics=self.metrics,
-            access_log=self.log_access,
-            created=time.time(),
-            method=scope["method"] if scope["method"] in _METHODS else "OTHER",
-            path=scope["path"],
-            route=route_label(scope),
-            status=status,
-            duration=duration,
-            size=size,
-            client_ip=client[0] if client else None,
-            user_agent=user_agent,
-            user_id=str(state["user_id"]) if state and "user_id" in state else None,
-            thread_name=threading.current_thread().name,
-            request_id=request_id,
-            trace_ids=sink.formatter.current_trace_ids() if sink is not None and self.log_access else None,
-        )
+
+_measured: weakref.WeakSet[ObservabilityMiddleware] = weakref.WeakSet()  # with metrics on
+
+
+def _sample_in_flight() -> None:
+    HTTP_IN_FLIGHT.set(sum(middleware.in_flight for middleware in _measured))
+
+
+recorder.add_sampler(_sample_in_flight)
 
 
 def install_middleware(app: FastAPI, *, metrics: bool, access_log: bool, flush_seconds: float) -> None:

@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from starlette.types import Scope
+
 from abb.observability.logging import ACCESS_LOGGER, json_line_sink, request_id_var
 from abb.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE, HistogramTally
 
@@ -34,22 +36,55 @@ BATCH = 64
 _access_logger = logging.getLogger(ACCESS_LOGGER)
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
 class FinishedRequest(NamedTuple):
-    metrics: bool  # what the middleware that saw it records
-    access_log: bool
-    created: float  # wall clock when it ended
-    method: str  # one of a fixed set, or OTHER
-    path: str
-    route: str  # the route template, or "unmatched"
+    """A request as the middleware hands it over. What can wait (method, route, caller) is read from its
+    scope when the batch is recorded, not while the request's thread is answering."""
+
+    scope: Scope  # the request's ASGI scope; nothing changes it once the response is sent
     status: int
     duration: float  # seconds
     size: int  # response body bytes
-    client_ip: str | None
-    user_agent: str | None
-    user_id: str | None
-    thread_name: str
+    created: float  # wall clock when it ended
     request_id: str
+    user_agent: str | None
+    thread_name: str
     trace_ids: tuple[str, str] | None
+    metrics: bool  # what the middleware that saw it records
+    access_log: bool
+
+    @property
+    def method(self) -> str:
+        """One of a fixed set, or OTHER: a label value."""
+        method: str = self.scope["method"]
+        return method if method in _METHODS else "OTHER"
+
+    @property
+    def path(self) -> str:
+        return str(self.scope["path"])
+
+    @property
+    def route(self) -> str:
+        """The template of the route that handled it, the mount path for a mounted app, else unmatched."""
+        route = self.scope.get("route")
+        if route is not None:
+            return str(route.path_format)
+        if "app_root_path" in self.scope:  # a Mount (e.g. /static) matched
+            return str(self.scope.get("root_path") or UNMATCHED)
+        return UNMATCHED
+
+    @property
+    def client_ip(self) -> str | None:  # may come from X-Forwarded-For behind a trusted proxy
+        client = self.scope.get("client")
+        return str(client[0]) if client else None
+
+    @property
+    def user_id(self) -> str | None:
+        state = self.scope.get("state")
+        return str(state["user_id"]) if state and "user_id" in state else None
 
 
 class RequestRecorder:
@@ -109,8 +144,7 @@ class RequestRecorder:
             level = logging.ERROR if request.status >= 500 else logging.INFO
             if not (request.access_log and enabled[level]):
                 continue
-            message = f"{request.method} {request.path} {request.status}"
-            own, sent = _fields(request)
+            message, own, sent = _line(request)
             if sink is None:
                 token = request_id_var.set(request.request_id)
                 _access_logger.log(level, message, extra=dict(own + sent))
@@ -185,25 +219,28 @@ class RequestRecorder:
             self.flush()
 
 
-def _fields(request: FinishedRequest) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
-    """The access line's fields (docs/observability.md) besides those every line has: the ones the service
-    makes itself, then the ones that come from the request (masked like any text)."""
+def _line(request: FinishedRequest) -> tuple[str, list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """The access line's message and fields (docs/observability.md) besides those every line has: the ones
+    the service makes itself, then the ones that come from the request (masked like any text)."""
+    method, path = request.method, request.path
     own: list[tuple[str, Any]] = [
         ("event.dataset", ACCESS_LOGGER),
         ("event.duration", int(request.duration * 1e9)),
-        ("http.request.method", request.method),  # one of a fixed set
+        ("http.request.method", method),  # one of a fixed set
         ("http.route", request.route),
         ("http.response.status_code", request.status),
         ("http.response.body.bytes", request.size),
     ]
-    if request.user_id is not None:
-        own.append(("user.id", request.user_id))
-    sent: list[tuple[str, Any]] = [("url.path", request.path)]
-    if request.client_ip is not None:  # may come from X-Forwarded-For behind a trusted proxy
-        sent.append(("client.ip", request.client_ip))
+    user_id = request.user_id
+    if user_id is not None:
+        own.append(("user.id", user_id))
+    sent: list[tuple[str, Any]] = [("url.path", path)]
+    client_ip = request.client_ip
+    if client_ip is not None:
+        sent.append(("client.ip", client_ip))
     if request.user_agent is not None:
         sent.append(("user_agent.original", request.user_agent))
-    return own, sent
+    return f"{method} {path} {request.status}", own, sent
 
 
 recorder = RequestRecorder()
