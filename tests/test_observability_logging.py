@@ -150,6 +150,21 @@ def test_redaction_patterns():
         parse_levels("abb=LOUD")
 
 
+def test_the_cheap_look_finds_every_run_of_four_digits():
+    """`_may_hold_secret` folds digits instead of searching with a regex: it must see exactly what the
+    regex sees (ASCII digits only; other scripts' digits and multi-byte characters in between)."""
+    import random
+
+    from abb.observability.logging import _may_hold_secret
+
+    four_digits = re.compile(r"[0-9]{4}")
+    rng = random.Random(11)
+    alphabet = "0123456789 -/.x\u0663\u0664é\U0001f600\udcff"  # Arabic-Indic digits, é, an emoji, a lone surrogate
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert _may_hold_secret(text) == (four_digits.search(text) is not None), repr(text)
+
+
 def test_sensitive_fields_passed_as_extra_are_masked():
     import logging
 

@@ -73,8 +73,8 @@ def _mask_card(match: re.Match[str]) -> str:
 
 
 # A cheap look first: most text (an access line's path, a query's text) holds nothing to mask. Substring
-# tests on the lower-cased text and a digit run without `\d`: several times faster in CPython than
-# one case-insensitive alternation, which tries every pattern at every position.
+# tests on the lower-cased text, and one on the text with its digits folded: several times faster in CPython
+# than one case-insensitive alternation, which tries every pattern at every position.
 _SECRET_HINTS = (
     "pass",
     "secret",
@@ -89,7 +89,7 @@ _SECRET_HINTS = (
     "eyj",
     "[param",
 )
-_FOUR_DIGITS = re.compile(r"[0-9][0-9][0-9][0-9]")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def _may_hold_secret(text: str) -> bool:
@@ -97,7 +97,9 @@ def _may_hold_secret(text: str) -> bool:
     for hint in _SECRET_HINTS:
         if hint in lowered:
             return True
-    return _FOUR_DIGITS.search(text) is not None
+    # Four digits in a row (a card number may follow): every ASCII digit made "0", then one substring test,
+    # a third of a regex search's instructions on a browser's user agent (callgrind).
+    return b"0000" in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
 
 
 def redact(text: str) -> str:
@@ -145,6 +147,8 @@ class EcsJsonFormatter(logging.Formatter):
             "service.environment": environment,
             "ecs.version": ECS_VERSION,
         }
+        # Spliced onto every line as bytes: the same for the process's life, so serialized once.
+        self._static_tail = b"," + orjson.dumps(self.static)[1:]
         self.with_tracing = with_tracing
         self._second: tuple[int, str] = (-1, "")  # the formatted second, reused by the lines within it
 
@@ -169,7 +173,7 @@ class EcsJsonFormatter(logging.Formatter):
         request_id: str | None,
         trace_ids: tuple[str, str] | None,
         exc: BaseException | None = None,
-        own_fields: Iterable[tuple[str, Any]] = (),
+        own_fields: dict[str, Any] | None = None,
     ) -> str:
         """The JSON line for one event; every field value is masked by its key and its text.
 
@@ -181,7 +185,6 @@ class EcsJsonFormatter(logging.Formatter):
             "log.level": _level_name(level),
             "message": message,
             "log.logger": logger,
-            **self.static,
             "process.pid": pid,
             "process.thread.name": thread_name,
         }
@@ -189,7 +192,8 @@ class EcsJsonFormatter(logging.Formatter):
             doc["http.request.id"] = request_id
         if trace_ids is not None:
             doc["trace.id"], doc["span.id"] = trace_ids
-        doc.update(own_fields)
+        if own_fields:
+            doc.update(own_fields)
         text_keys = ["message"]  # the keys whose values are free text
         for key, value in fields:
             if _sensitive_key(key):
@@ -209,7 +213,7 @@ class EcsJsonFormatter(logging.Formatter):
             doc["error.type"] = type(exc).__name__
             doc["error.message"] = redact(str(exc))
             doc["error.stack_trace"] = redact("".join(traceback.format_exception(exc)))
-        return orjson.dumps(doc, default=str).decode()
+        return (orjson.dumps(doc, default=str)[:-1] + self._static_tail).decode()
 
     def current_trace_ids(self) -> tuple[str, str] | None:
         return _trace_ids() if self.with_tracing else None

@@ -147,7 +147,7 @@ class RequestRecorder:
             message, own, sent = _line(request)
             if sink is None:
                 token = request_id_var.set(request.request_id)
-                _access_logger.log(level, message, extra=dict(own + sent))
+                _access_logger.log(level, message, extra={**own, **dict(sent)})
                 request_id_var.reset(token)
                 continue
             lines.append(
@@ -219,21 +219,21 @@ class RequestRecorder:
             self.flush()
 
 
-def _line(request: FinishedRequest) -> tuple[str, list[tuple[str, Any]], list[tuple[str, Any]]]:
+def _line(request: FinishedRequest) -> tuple[str, dict[str, Any], list[tuple[str, Any]]]:
     """The access line's message and fields (docs/observability.md) besides those every line has: the ones
     the service makes itself, then the ones that come from the request (masked like any text)."""
     method, path = request.method, request.path
-    own: list[tuple[str, Any]] = [
-        ("event.dataset", ACCESS_LOGGER),
-        ("event.duration", int(request.duration * 1e9)),
-        ("http.request.method", method),  # one of a fixed set
-        ("http.route", request.route),
-        ("http.response.status_code", request.status),
-        ("http.response.body.bytes", request.size),
-    ]
+    own = {
+        "event.dataset": ACCESS_LOGGER,
+        "event.duration": int(request.duration * 1e9),
+        "http.request.method": method,  # one of a fixed set
+        "http.route": request.route,
+        "http.response.status_code": request.status,
+        "http.response.body.bytes": request.size,
+    }
     user_id = request.user_id
     if user_id is not None:
-        own.append(("user.id", user_id))
+        own["user.id"] = user_id
     sent: list[tuple[str, Any]] = [("url.path", path)]
     client_ip = request.client_ip
     if client_ip is not None:
