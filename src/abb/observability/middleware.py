@@ -51,7 +51,8 @@ class ObservabilityMiddleware:
         # count: only the app's event loop thread runs this middleware, so no lock is needed.
         self.in_flight = 0
         if metrics:
-            _measured.add(self)
+            with _measured_lock:
+                _measured.add(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,10 +100,13 @@ class ObservabilityMiddleware:
 
 
 _measured: weakref.WeakSet[ObservabilityMiddleware] = weakref.WeakSet()  # with metrics on
+_measured_lock = threading.Lock()  # a WeakSet cannot be iterated while another thread adds to it
 
 
 def _sample_in_flight() -> None:
-    HTTP_IN_FLIGHT.set(sum(middleware.in_flight for middleware in _measured))
+    with _measured_lock:
+        middlewares = list(_measured)
+    HTTP_IN_FLIGHT.set(sum(middleware.in_flight for middleware in middlewares))
 
 
 recorder.add_sampler(_sample_in_flight)

@@ -7,9 +7,9 @@ nginx's `access_log … buffer= flush=`, finished requests wait until BATCH are 
 those before it go out at once), ABB_TELEMETRY_FLUSH_SECONDS have passed, /metrics is read (a scrape sees every
 request its process has answered), logging is reconfigured, or the process exits. Each request keeps its own
 time, request id, trace ids and thread. A hard kill (SIGKILL, out of memory) loses at most that window's lines
-and counts; ABB_TELEMETRY_FLUSH_SECONDS=0 records every request at once. The in-flight gauge is never deferred.
-The database layer's statement and pool-wait timings go the same way (`observe`); its pool gauges are read
-from the pools with every batch and every scrape (`add_sampler`).
+and counts; ABB_TELEMETRY_FLUSH_SECONDS=0 records every request at once. The database layer's statement and
+pool-wait timings go the same way (`observe`); the gauges of how things are now (requests in flight, the
+database pools) are read from their source with every batch and every scrape (`add_sampler`).
 
 Access lines go straight to the handlers `configure_logging` installed, without a LogRecord each (about 4 µs
 apiece); the `abb.access` logger's level (ABB_LOG_LEVELS) applies as for any logger; with text logs
@@ -100,7 +100,7 @@ class RequestRecorder:
         # A deque because its append and popleft are atomic: a request thread takes no lock to hand one over.
         self._observations: deque[tuple[HistogramTally, float]] = deque()
         # Gauges read from their source with every batch (and so at every scrape), rather than kept current
-        # at every event: the database pool's size, checked-out and overflow counts.
+        # at every event: requests in flight, the database pools' size, checked-out and overflow counts.
         self._samplers: list[Callable[[], None]] = []
 
     def add(self, request: FinishedRequest) -> None:
