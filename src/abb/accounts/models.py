@@ -29,6 +29,10 @@ class User(TimestampMixin, Base):
     # Bumped on password change and disable: access tokens carry it, so older ones stop working.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    # The pages' and e-mails' language ('en', 'it') and the time zone times are shown and typed in (an IANA
+    # name); None: from the browser, and from the company's country.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RefreshToken(Base):

@@ -274,3 +274,11 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> 
         revoke_all_for_user(session, user=user)
     session.commit()
     return user
+
+
+def set_preferences(session: Session, *, user: User, locale: str | None, time_zone: str | None) -> User:
+    """The user's language and time zone for pages and e-mails (None: from the browser and the company)."""
+    user.locale = locale
+    user.time_zone = time_zone
+    session.commit()
+    return user

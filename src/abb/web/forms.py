@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from abb.core.errors import field_name
+from abb.web.messages import field_errors
 
 LIST_FIELDS = {"sectors", "languages", "target_countries"}
 
@@ -30,8 +30,4 @@ def validate_form(schema: type[BaseModel], data: dict[str, Any]) -> tuple[BaseMo
     try:
         return schema.model_validate(data), {}
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            field = field_name(("body", *error["loc"])).split(".")[0].split("[")[0]
-            errors.setdefault(field, str(error["msg"]))
-        return None, errors
+        return None, field_errors(list(exc.errors()))

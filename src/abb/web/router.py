@@ -31,6 +31,7 @@ from abb.companies.taxonomy import (
 from abb.core.errors import AppError
 from abb.core.http import IdPath, SessionDep
 from abb.web.forms import form_to_dict, validate_form
+from abb.web.i18n import apply_user_preferences, install_i18n
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -47,6 +48,7 @@ templates.env.globals.update(
     SIZES=[s.value for s in CompanySize],
     EXPERIENCE=[e.value for e in ExportExperience],
 )
+install_i18n(templates.env)
 router = APIRouter(include_in_schema=False)
 
 
@@ -59,6 +61,8 @@ def web_user(request: Request, session: SessionDep, settings: SettingsDep) -> Us
     except AppError:
         return None
     request.state.user_id = user.id
+    request.state.web_user = user  # an error page shows the signed-in navigation too
+    apply_user_preferences(session, user)
     return user
 
 
@@ -71,10 +75,6 @@ def _csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(32)
         request.state.new_csrf = token
     return token
-
-
-def render_error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
-    return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status)
 
 
 def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
@@ -101,11 +101,11 @@ class CsrfFailed(AppError):
     status, slug, title = 403, "csrf-failed", "The form expired; reload the page and try again"
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None, *, default: str = "/dashboard") -> str:
     # Only same-site paths: never '//host' or a scheme, so sign-in cannot redirect elsewhere.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/dashboard"
+    return default
 
 
 class SignInRequired(Exception):
@@ -184,14 +184,14 @@ async def _start_session(
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None, "email": ""})
+    return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await checked_form(request)
     email = str(form.get("email", "")).strip().lower()[:254]
-    target = _safe_next(str(form.get("next", "")))
+    target = safe_next(str(form.get("next", "")))
     try:
         return await _start_session(request, session, settings, email, str(form.get("password", ""))[:256], target)
     except AppError as exc:

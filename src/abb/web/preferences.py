@@ -1,0 +1,105 @@
+"""The reader's own settings: the language switch on every page, and the settings page (language, time zone,
+password)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from abb.accounts import service as accounts
+from abb.accounts.deps import SettingsDep
+from abb.accounts.models import User
+from abb.core.errors import AppError
+from abb.core.http import SessionDep
+from abb.core.i18n import LOCALES, current_place, gettext, is_time_zone, supported_locale
+from abb.web.messages import password_message
+from abb.web.i18n import COMMON_TIME_ZONES, LOCALE_COOKIE, user_time_zone
+from abb.web.router import SignedInUser, WebUser, checked_form, render, safe_next
+
+router = APIRouter(include_in_schema=False)
+LOCALE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def _remember_locale(response: Response, request: Request, locale: str) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        LOCALE_COOKIE, locale, max_age=LOCALE_COOKIE_SECONDS, secure=settings.cookie_secure, samesite="lax"
+    )
+
+
+@router.post("/language")
+async def switch_language(request: Request, user: WebUser, session: SessionDep) -> Response:
+    """The switcher on every page: back to the same page in the chosen language (saved for a signed-in user)."""
+    form = await checked_form(request)
+    locale = supported_locale(str(form.get("locale", ""))) or current_place().locale
+    if user is not None:
+        accounts.set_preferences(session, user=user, locale=locale, time_zone=user.time_zone)
+    response = RedirectResponse(safe_next(str(form.get("next", "")), default="/"), status_code=303)
+    _remember_locale(response, request, locale)
+    return response
+
+
+def _settings_page(
+    request: Request,
+    user: User,
+    session: SessionDep,
+    *,
+    errors: dict[str, str] | None = None,
+    saved: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "settings.html",
+        {
+            "user": user,
+            "locales": LOCALES,
+            "time_zones": COMMON_TIME_ZONES,
+            "time_zone": user_time_zone(session, user),
+            "errors": errors or {},
+            "saved": saved,
+        },
+        status=status,
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
+    saved = {"preferences": gettext("Your settings are saved."), "password": gettext("Your password is changed.")}
+    return _settings_page(request, user, session, saved=saved.get(request.query_params.get("saved", "")))
+
+
+@router.post("/settings", response_class=HTMLResponse)
+async def settings_save(request: Request, user: SignedInUser, session: SessionDep) -> Response:
+    form = await checked_form(request)
+    locale = supported_locale(str(form.get("locale", "")))
+    time_zone = str(form.get("time_zone", "")).strip()[:64]
+    if not is_time_zone(time_zone):
+        errors = {"time_zone": gettext("Choose a time zone from the list.")}
+        return _settings_page(request, user, session, errors=errors, status=422)
+    accounts.set_preferences(session, user=user, locale=locale, time_zone=time_zone)
+    response = RedirectResponse("/settings?saved=preferences", status_code=303)
+    if locale:
+        _remember_locale(response, request, locale)
+    return response
+
+
+@router.post("/settings/password", response_class=HTMLResponse)
+async def password_change(request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """Changing the password ends every session (the service revokes them): the user signs in again."""
+    form = await checked_form(request)
+    current = str(form.get("current_password", ""))[:256]
+    new = str(form.get("new_password", ""))[:256]
+    if new != str(form.get("new_password_again", ""))[:256]:
+        errors = {"new_password_again": gettext("The two new passwords differ.")}
+        return _settings_page(request, user, session, errors=errors, status=422)
+    try:
+        accounts.change_password(session, user=user, current_password=current, new_password=new, settings=settings)
+    except AppError as exc:
+        if exc.status == 403:
+            errors = {"current_password": gettext("The current password is wrong.")}
+        else:
+            problems = exc.extra.get("errors") or [{"message": exc.detail}]
+            errors = {"new_password": password_message(str(problems[0]["message"]))}
+        return _settings_page(request, user, session, errors=errors, status=exc.status)
+    return RedirectResponse("/login?changed=1", status_code=303)
