@@ -6,13 +6,14 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock serve clean help monitoring
+.PHONY: run test lint lock serve clean help monitoring catalog
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need (including PostgreSQL when root) and run the whole suite"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
+	@echo "make catalog - collect the pages' and e-mails' strings into src/abb/locale (then translate the new ones)"
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
 
 $(BIN)/uv:
@@ -56,6 +57,14 @@ monitoring: $(VENV)/.runtime-installed
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+
+# The message catalog: strings from the templates and Python (`_()` marks) into messages.pot, merged into each
+# language's .po. Translate what is new or fuzzy; tests/test_web_i18n.py fails on anything left untranslated.
+catalog: $(VENV)/.dev-installed
+	mkdir -p build
+	cd src/abb && ../../$(BIN)/pybabel extract -F locale/babel.cfg -k _ -k gettext -k ngettext:1,2 \
+		--no-location --sort-output --project "Africa Business Bridge" -o ../../build/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i build/messages.pot -d src/abb/locale -D messages
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

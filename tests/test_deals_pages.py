@@ -97,7 +97,7 @@ def test_open_pay_reconcile_and_both_see_paid(app, session):
         with browser(app, user) as client:
             detail = client.get(deal_path).text
             assert 'data-state="paid"' in detail
-            assert "awaiting_payment → paid" in detail and "UNICREDIT-7781" in detail
+            assert "Awaiting payment → Paid, awaiting settlement" in detail and "UNICREDIT-7781" in detail
     session.expire_all()
     assert session.get(Deal, deal_id).state.value == "paid"
 

@@ -151,11 +151,6 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_locale()).ngettext(singular, plural, n)
 
 
-def lazy(message: str) -> str:
-    """Marks a string for extraction where it is defined; translate it with `gettext` where it is shown."""
-    return message
-
-
 # Money ---------------------------------------------------------------------------------------------------------
 
 

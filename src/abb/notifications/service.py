@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import User
 from abb.companies.taxonomy import PARTNER_COUNTRIES
 from abb.core.config import Settings
+from abb.core.i18n import gettext, ngettext, use_locale
 from abb.matching.models import Match, MatchStatus, Side
 from abb.matching.schemas import counterpart
 from abb.notifications.email import compose, smtp_connection
@@ -56,16 +57,17 @@ def send_new_match_emails(session: Session, *, match_ids: Sequence[int], setting
                 continue
             ids = sorted(item.match.id for item in items)
             message_id = "new-matches." + hashlib.sha256(f"{user_id}:{ids}".encode()).hexdigest()[:24]
-            message = compose(
-                settings,
-                to=user.email,
-                subject=_subject(len(items)),
-                template="new_matches.txt",
-                message_id=message_id,
-                name=user.full_name,
-                company=_own_company(items[0]),
-                matches=[_line(item) for item in sorted(items, key=lambda i: -i.match.score)],
-            )
+            with use_locale(user.locale, user.time_zone):
+                message = compose(
+                    settings,
+                    to=user.email,
+                    subject=_subject(len(items)),
+                    template="new_matches.txt",
+                    message_id=message_id,
+                    name=user.full_name,
+                    company=_own_company(items[0]),
+                    matches=[_line(item) for item in sorted(items, key=lambda i: -i.match.score)],
+                )
             try:
                 smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as exc:
@@ -109,7 +111,9 @@ def _record(session: Session, *, user_id: int, match_ids: list[int], message_id:
 
 
 def _subject(count: int) -> str:
-    return "A new match on Africa Business Bridge" if count == 1 else f"{count} new matches on Africa Business Bridge"
+    return ngettext(
+        "A new match on Africa Business Bridge", "%(num)d new matches on Africa Business Bridge", count
+    ) % {"num": count}
 
 
 def _own_company(item: _Item) -> str:
@@ -118,7 +122,7 @@ def _own_company(item: _Item) -> str:
 
 def _line(item: _Item) -> dict[str, object]:
     other = counterpart(item.match, Side.PARTNER if item.side is Side.SME else Side.SME)
-    country = "Italy" if other.country == "IT" else PARTNER_COUNTRIES.get(other.country, other.country)
+    country = gettext("Italy") if other.country == "IT" else gettext(PARTNER_COUNTRIES.get(other.country, other.country))
     return {
         "id": item.match.id,
         "counterpart": other.name,

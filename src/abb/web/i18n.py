@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from abb.accounts.models import Role, User
+from abb.web.messages import field_label
 from abb.companies.taxonomy import LANGUAGES, PARTNER_COUNTRIES, SECTORS, TIME_ZONES
 from abb.core.i18n import (
     DEFAULT_LOCALE,
@@ -66,7 +67,17 @@ STATE_LABELS: dict[str, dict[str, str]] = {
         "connected": _("Connected"),
         "closed": _("Closed"),
     },
+    "decision": {"pending": _("Not decided yet"), "accepted": _("Accepted"), "declined": _("Declined")},
     "meeting": {"proposed": _("Times proposed"), "accepted": _("Agreed")},
+    "factor": {
+        "sector": _("Sectors in common"),
+        "text": _("Products and services"),
+        "country": _("Target country"),
+        "language": _("Shared language"),
+        "size": _("Company size"),
+        "completeness": _("Profile completeness"),
+        "activity": _("Recent activity"),
+    },
     "enrollment": {
         "enrolled": _("Enrolled"),
         "waitlisted": _("On the waiting list"),
@@ -77,8 +88,14 @@ STATE_LABELS: dict[str, dict[str, str]] = {
     "role": {"sme": _("Italian SME"), "partner": _("Partner"), "admin": _("Administrator")},
     "course_kind": {"course": _("Course"), "webinar": _("Webinar")},
     "course_level": {"beginner": _("Beginner"), "intermediate": _("Intermediate"), "advanced": _("Advanced")},
+    "company_size": {
+        "micro": _("Micro (fewer than 10 people)"),
+        "small": _("Small (10-49 people)"),
+        "medium": _("Medium (50-249 people)"),
+    },
+    "export_experience": {"none": _("None yet"), "occasional": _("Occasional"), "regular": _("Regular")},
     "document_kind": {
-        "logo": _("Logo"),
+        "logo": _("Company logo (PNG or JPEG)"),
         "registration_certificate": _("Registration certificate"),
         "other": _("Other document"),
     },
@@ -99,7 +116,7 @@ def taxonomy_label(vocabulary: dict[str, str], code: str) -> str:
 
 def taxonomy_strings() -> list[str]:
     """Every name in the fixed vocabularies: the catalog must translate each (tests/test_web_i18n.py)."""
-    return [*SECTORS.values(), *PARTNER_COUNTRIES.values(), *LANGUAGES.values(), "Italy"]
+    return [*SECTORS.values(), *PARTNER_COUNTRIES.values(), *LANGUAGES.values()]
 
 
 class LocaleMiddleware:
@@ -188,4 +205,5 @@ def install_i18n(env: jinja2.Environment) -> None:
         current_locale=current_locale,
         current_place=current_place,
         LOCALE_NAMES=LOCALE_NAMES,
+        field_label=field_label,
     )

@@ -38,6 +38,25 @@ VALUE_ERRORS = {
     "the proposed times must differ": _("Each proposed time must be different."),
     "ends_at must be after starts_at": _("The end must come after the start."),
 }
+# Names of fields and parameters an error page may list (form fields show their message next to the field).
+FIELD_LABELS = {
+    "deal_id": _("Deal number"),
+    "match_id": _("Match"),
+    "meeting_id": _("Meeting number"),
+    "course_id": _("Course number"),
+    "document_id": _("Document number"),
+    "profile_id": _("Profile number"),
+    "user_id": _("User number"),
+    "page": _("Page"),
+    "status": _("Status"),
+    "slot": _("Time"),
+    "slots": _("Proposed times"),
+    "amount": _("Amount"),
+    "currency": _("Currency"),
+    "email": _("E-mail"),
+    "password": _("Password"),
+    "form": _("Form"),
+}
 # Why a password is refused (abb.core.security.password_problem), by the start of the sentence.
 PASSWORD_PROBLEMS = {
     "must be at least": _("Use at least %(count)s characters."),
@@ -119,3 +138,8 @@ def password_message(problem: str) -> str:
         if problem.startswith(start):
             return gettext(words) % {"count": count}
     return gettext("Choose another password.")
+
+
+def field_label(field: str) -> str:
+    label = FIELD_LABELS.get(field)
+    return gettext(label) if label else field.replace("_", " ").capitalize()
