@@ -54,6 +54,10 @@ def current_place() -> Place:
     return _place.get() or Place()
 
 
+def place_is_set() -> bool:
+    return _place.get() is not None
+
+
 def current_locale() -> str:
     return current_place().locale
 
@@ -159,11 +163,16 @@ def minor_digits(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+_CODE_BEFORE_DIGIT = re.compile(r"([A-Z]{3})(?=\d)")
+
+
 def format_money(minor: int, currency: str, *, locale: str | None = None) -> str:
     """125050 EUR -> '1.250,50 €' (it) or '€1,250.50' (en). The one way money is shown in pages and e-mails."""
     currency = str(currency)
     value = Decimal(minor).scaleb(-minor_digits(currency))
-    return str(format_currency(value, currency, locale=locale or current_locale()))
+    text = str(format_currency(value, currency, locale=locale or current_locale()))
+    # CLDR's currency spacing, which Babel leaves out: a code written as letters is kept apart from the digits.
+    return _CODE_BEFORE_DIGIT.sub("\\1\u00a0", text)
 
 
 def format_number(value: float | int | Decimal, *, locale: str | None = None) -> str:

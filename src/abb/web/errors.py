@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from abb.core.i18n import current_locale, gettext
+from abb.web.i18n import ensure_place
 from abb.web.messages import field_errors
 from abb.web.router import render
 
@@ -72,6 +73,7 @@ def render_error_page(
     *,
     validation_errors: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:
+    ensure_place(request)
     heading, explanation = STATUS_TEXTS.get(status, (title, ""))
     translated_detail = gettext(detail)
     # A service's own sentence is shown when it exists in the reader's language (English is the source).

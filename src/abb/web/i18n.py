@@ -12,6 +12,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import jinja2
+from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,6 +34,7 @@ from abb.core.i18n import (
     gettext,
     negotiate,
     ngettext,
+    place_is_set,
     reset_place,
     set_place,
     supported_locale,
@@ -135,8 +137,7 @@ class LocaleMiddleware:
                 cookie_value = value.decode("latin-1")
             elif name == b"accept-language":
                 accept = value.decode("latin-1")
-        chosen = _cookie_locale(cookie_value)
-        place = Place(locale=chosen or negotiate(accept) or DEFAULT_LOCALE, chosen_locale=chosen is not None)
+        place = _place_from(cookie_value, accept)
         token = set_place(place)
 
         async def send_with_language(message: Any) -> None:
@@ -151,6 +152,17 @@ class LocaleMiddleware:
             await self.app(scope, receive, send_with_language)
         finally:
             reset_place(token)
+
+
+def _place_from(cookie_header: str | None, accept_language: str | None) -> Place:
+    chosen = _cookie_locale(cookie_header)
+    return Place(locale=chosen or negotiate(accept_language) or DEFAULT_LOCALE, chosen_locale=chosen is not None)
+
+
+def ensure_place(request: Request) -> None:
+    """For a page rendered outside the middleware (the 500 handler runs after it has finished): the same choice."""
+    if not place_is_set():
+        set_place(_place_from(request.headers.get("cookie"), request.headers.get("accept-language")))
 
 
 def _cookie_locale(header: str | None) -> str | None:
