@@ -17,12 +17,16 @@ help:
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
 
 $(BIN)/uv:
+	@echo "==> [1/3] creating the Python environment in $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] installing uv, the package installer"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Stamps: reinstall only when the lock file or the package description changes.
+# Stamps: reinstall only when the lock file or the package description changes. uv shows its progress on a
+# terminal and a summary otherwise, so a first `make run` is never silent for a minute.
 $(VENV)/.runtime-installed: $(BIN)/uv requirements.lock pyproject.toml
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	@echo "==> [3/3] installing the application's packages from requirements.lock (about a minute the first time)"
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
@@ -31,6 +35,7 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
 	touch $@
 
 run: $(VENV)/.runtime-installed
+	@echo "==> migrating the embedded database and adding the demo data (first run only)"
 	$(BIN)/abb migrate
 	$(BIN)/abb seed-demo --if-empty
 	@echo ""

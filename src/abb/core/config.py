@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     access_log: bool = True
     # How long finished requests' metrics and access lines may wait to be recorded in a batch (0: at once).
     telemetry_flush_seconds: float = Field(default=1.0, ge=0, le=60)
-    log_json: bool = True
+    # None: short text lines when `abb serve` writes to a terminal in development, JSON otherwise.
+    log_json: bool | None = None
     log_levels: str = "abb=INFO,sqlalchemy.engine=WARNING,uvicorn=INFO"
     db_slow_query_seconds: float = Field(default=0.5, gt=0)
     logstash_host: str = ""
