@@ -35,7 +35,7 @@ from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
 from abb.web.errors import render_error_page
 from abb.web.i18n import LocaleMiddleware
-from abb.web.preferences import router as preferences_pages
+from abb.web.account import router as account_pages
 from abb.web.router import STATIC_DIR, SignInRequired, redirect_to_sign_in
 from abb.web.router import router as web_router
 
@@ -43,7 +43,7 @@ ROUTERS = (
     accounts_router,
     companies_router,
     web_router,
-    preferences_pages,
+    account_pages,
     matching_router,
     matching_pages,
     training_router,

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     web_session_hours: int = Field(default=8, ge=1, le=72)
     cookie_secure: bool = True
     password_min_length: int = Field(default=10, ge=8)
+    # A password-reset link works once, for this long; a new request within the pause sends nothing more.
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    password_reset_pause_seconds: int = Field(default=60, ge=0, le=3600)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     page_size_max: int = 100

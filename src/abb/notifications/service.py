@@ -130,3 +130,31 @@ def _line(item: _Item) -> dict[str, object]:
         "score": round(item.match.score),
         "explanation": item.match.explanation_for(item.side),
     }
+
+
+def send_password_reset_email(session: Session, *, reset_id: int, settings: Settings) -> bool:
+    """E-mail the reset link of a pending reset, in its user's language; False when there is nothing to send."""
+    from abb.accounts.service import issue_reset_token
+
+    if not settings.smtp_host:
+        log.info("no SMTP server configured (ABB_SMTP_HOST): password-reset e-mail %d not sent", reset_id)
+        return False
+    issued = issue_reset_token(session, reset_id=reset_id, settings=settings)
+    if issued is None:
+        return False
+    user, token = issued
+    with use_locale(user.locale, user.time_zone):
+        message = compose(
+            settings,
+            to=user.email,
+            subject=gettext("Reset your Africa Business Bridge password"),
+            template="password_reset.txt",
+            message_id=f"password-reset.{reset_id}.{hashlib.sha256(token.encode()).hexdigest()[:12]}",
+            name=user.full_name,
+            link=f"{settings.public_base_url}/password/reset?token={token}",
+            minutes=settings.password_reset_minutes,
+        )
+    with smtp_connection(settings) as smtp:
+        smtp.send_message(message)
+    log.info("password-reset e-mail sent", extra={"user.id": user.id})
+    return True

@@ -1,4 +1,4 @@
-"""web experience: each user's language and time zone
+"""web experience: each user's language and time zone, password resets by e-mail
 
 Revision ID: 0007_web
 Revises: 0005
@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import abb.core.database
+
 revision = "0007_web"
 down_revision = "0005"
 branch_labels = None
@@ -20,9 +22,24 @@ def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("locale", sa.String(length=8), nullable=True))
         batch.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
+    op.create_table(
+        "password_resets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("created_at", abb.core.database.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", abb.core.database.UTCDateTime(), nullable=True),
+        sa.Column("used_at", abb.core.database.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_password_resets_user_id_users"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
+    )
+    op.create_index(op.f("ix_password_resets_user_id"), "password_resets", ["user_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
+    op.drop_table("password_resets")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("time_zone")
         batch.drop_column("locale")

@@ -1,5 +1,5 @@
-"""The reader's own settings: the language switch on every page, and the settings page (language, time zone,
-password)."""
+"""The visitor's own account: the language switch on every page, the settings page (language, time zone,
+password change) and resetting a forgotten password by e-mail."""
 
 from __future__ import annotations
 
@@ -102,4 +102,48 @@ async def password_change(request: Request, user: SignedInUser, session: Session
             problems = exc.extra.get("errors") or [{"message": exc.detail}]
             errors = {"new_password": password_message(str(problems[0]["message"]))}
         return _settings_page(request, user, session, errors=errors, status=exc.status)
+    return RedirectResponse("/login?changed=1", status_code=303)
+
+
+@router.get("/password/forgot", response_class=HTMLResponse)
+def forgot_page(request: Request, user: WebUser) -> Response:
+    return render(request, "password_forgot.html", {"user": user, "sent": False, "email": ""})
+
+
+@router.post("/password/forgot", response_class=HTMLResponse)
+async def forgot_submit(request: Request, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """The same answer whether or not the address has an account: nobody learns who is registered."""
+    form = await checked_form(request)
+    email = str(form.get("email", "")).strip().lower()[:254]
+    if "@" in email:
+        accounts.request_password_reset(session, email=email, settings=settings)
+    return render(request, "password_forgot.html", {"user": user, "sent": True, "email": email})
+
+
+def _reset_page(request: Request, token: str, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    response = render(request, "password_reset.html", {"token": token, "errors": errors or {}}, status=status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token in this page's address stays here
+    return response
+
+
+@router.get("/password/reset", response_class=HTMLResponse)
+def reset_page(request: Request, token: str = "") -> Response:
+    return _reset_page(request, token[:200])
+
+
+@router.post("/password/reset", response_class=HTMLResponse)
+async def reset_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await checked_form(request)
+    token = str(form.get("token", ""))[:200]
+    new = str(form.get("new_password", ""))[:256]
+    if new != str(form.get("new_password_again", ""))[:256]:
+        return _reset_page(request, token, errors={"new_password_again": gettext("The two new passwords differ.")}, status=422)
+    try:
+        accounts.reset_password(session, token=token, new_password=new, settings=settings)
+    except accounts.ResetLinkInvalid:
+        return _reset_page(request, token, errors={"form": gettext("This reset link is invalid or has expired. Ask for a new one.")}, status=422)
+    except AppError as exc:
+        problems = exc.extra.get("errors") or [{"message": exc.detail}]
+        errors = {"new_password": password_message(str(problems[0]["message"]))}
+        return _reset_page(request, token, errors=errors, status=exc.status)
     return RedirectResponse("/login?changed=1", status_code=303)
