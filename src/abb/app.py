@@ -36,6 +36,7 @@ from abb.uploads.router import upload_body_limits
 from abb.web.errors import render_error_page
 from abb.web.i18n import LocaleMiddleware
 from abb.web.account import router as account_pages
+from abb.web.admin import router as admin_pages
 from abb.web.router import STATIC_DIR, SignInRequired, redirect_to_sign_in
 from abb.web.router import router as web_router
 
@@ -44,6 +45,7 @@ ROUTERS = (
     companies_router,
     web_router,
     account_pages,
+    admin_pages,
     matching_router,
     matching_pages,
     training_router,

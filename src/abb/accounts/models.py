@@ -33,6 +33,9 @@ class User(TimestampMixin, Base):
     # name); None: from the browser, and from the company's country.
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Why an administrator last disabled or enabled the account, and when.
+    status_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class RefreshToken(Base):

@@ -261,7 +261,8 @@ def list_users(
     return fetch_page(session, query, User.id, limit=limit, offset=offset)
 
 
-def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> User:
+def set_active(session: Session, *, admin: User, user_id: int, active: bool, reason: str | None = None) -> User:
+    """Disable or enable an account (the API and the admin pages); the reason is kept on the account."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
@@ -270,9 +271,16 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> 
     if user.is_active == active:
         raise Conflict(f"The account is already {'active' if active else 'disabled'}.")
     user.is_active = active
+    user.status_reason = (reason or "").strip()[:500] or None
+    user.status_changed_at = utcnow()
     if not active:
         revoke_all_for_user(session, user=user)
     session.commit()
+    log.info(
+        "account %s by an administrator",
+        "enabled" if active else "disabled",
+        extra={"user.id": user.id, "admin.id": admin.id},
+    )
     return user
 
 
@@ -354,3 +362,9 @@ def _close_open_resets(session: Session, *, user_id: int, keep: int | None) -> N
     if keep is not None:
         query = query.where(PasswordReset.id != keep)
     session.execute(query.values(used_at=utcnow()))
+
+
+def users_by_id(session: Session, *, user_ids: list[int]) -> list[User]:
+    if not user_ids:
+        return []
+    return list(session.scalars(select(User).where(User.id.in_(set(user_ids)))))

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     logstash_buffer_path: Path | None = None
     tracing_enabled: bool | None = None  # None: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set
     tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Grafana's address, for the admin status page's links to the dashboards (empty: no links).
+    grafana_url: str = ""
     health_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     redis_url: str = ""
     git_commit: str = ""

@@ -1,4 +1,4 @@
-"""web experience: each user's language and time zone, password resets by e-mail
+"""web experience: each user's language and time zone, why an account was disabled, password resets by e-mail
 
 Revision ID: 0007_web
 Revises: 0005
@@ -22,6 +22,8 @@ def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("locale", sa.String(length=8), nullable=True))
         batch.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("status_reason", sa.String(length=500), nullable=True))
+        batch.add_column(sa.Column("status_changed_at", abb.core.database.UTCDateTime(), nullable=True))
     op.create_table(
         "password_resets",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -41,5 +43,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
     op.drop_table("password_resets")
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("status_changed_at")
+        batch.drop_column("status_reason")
         batch.drop_column("time_zone")
         batch.drop_column("locale")
