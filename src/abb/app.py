@@ -37,6 +37,7 @@ from abb.web.errors import render_error_page
 from abb.web.i18n import LocaleMiddleware
 from abb.web.account import router as account_pages
 from abb.web.admin import router as admin_pages
+from abb.web.connections import router as connection_pages
 from abb.web.router import STATIC_DIR, SignInRequired, redirect_to_sign_in
 from abb.web.router import router as web_router
 
@@ -46,6 +47,7 @@ ROUTERS = (
     web_router,
     account_pages,
     admin_pages,
+    connection_pages,
     matching_router,
     matching_pages,
     training_router,

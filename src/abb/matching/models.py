@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abb.companies.models import PartnerProfile, SmeProfile
-from abb.core.database import Base, TimestampMixin, UTCDateTime
+from abb.core.database import Base, TimestampMixin, UTCDateTime, utcnow
 
 
 def _enum(cls: type) -> Enum:
@@ -37,6 +37,7 @@ class Decision(enum.StrEnum):
 class MeetingStatus(enum.StrEnum):
     PROPOSED = "proposed"
     ACCEPTED = "accepted"
+    CANCELLED = "cancelled"  # either side called it off (a proposal or an agreed time); new times may follow
 
 
 class Match(TimestampMixin, Base):
@@ -66,6 +67,9 @@ class Match(TimestampMixin, Base):
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_by: Mapped[Side | None] = mapped_column(_enum(Side), nullable=True)
+    # Why a side declined (shown to the other side), and who asked to meet from a profile page (None: suggested).
+    decline_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    requested_by: Mapped[Side | None] = mapped_column(_enum(Side), nullable=True)
 
     sme: Mapped[SmeProfile] = relationship(lazy="joined", innerjoin=True)
     partner: Mapped[PartnerProfile] = relationship(lazy="joined", innerjoin=True)
@@ -91,5 +95,20 @@ class Meeting(TimestampMixin, Base):
     status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.PROPOSED)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
     match: Mapped[Match] = relationship(lazy="joined", innerjoin=True)
+
+
+class MatchMessage(Base):
+    """A message between the two sides of a connected match; the other side is e-mailed a copy."""
+
+    __tablename__ = "match_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    author_side: Mapped[Side] = mapped_column(_enum(Side))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

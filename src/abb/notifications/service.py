@@ -158,3 +158,36 @@ def send_password_reset_email(session: Session, *, reset_id: int, settings: Sett
         smtp.send_message(message)
     log.info("password-reset e-mail sent", extra={"user.id": user.id})
     return True
+
+
+def send_match_message_email(session: Session, *, message_id: int, settings: Settings) -> bool:
+    """E-mail a message on a match to the other side, in their language; False when nothing was sent."""
+    from abb.matching.models import MatchMessage
+
+    if not settings.smtp_host:
+        log.info("no SMTP server configured (ABB_SMTP_HOST): match message %d not e-mailed", message_id)
+        return False
+    message = session.get(MatchMessage, message_id)
+    match = session.get(Match, message.match_id) if message else None
+    if message is None or match is None:
+        return False
+    reader_side = Side.PARTNER if message.author_side is Side.SME else Side.SME
+    reader = session.get(User, match.partner.owner_id if reader_side is Side.PARTNER else match.sme.owner_id)
+    if reader is None or not reader.is_active:
+        return False
+    sender = counterpart(match, message.author_side)
+    with use_locale(reader.locale, reader.time_zone):
+        mail = compose(
+            settings,
+            to=reader.email,
+            subject=gettext("A message from %(company)s") % {"company": sender.name},
+            template="match_message.txt",
+            message_id=f"match-message.{message.id}",
+            name=reader.full_name,
+            company=sender.name,
+            body=message.body,
+            match_id=match.id,
+        )
+    with smtp_connection(settings) as smtp:
+        smtp.send_message(mail)
+    return True

@@ -57,6 +57,8 @@ FIELD_LABELS = {
     "password": _("Password"),
     "form": _("Form"),
 }
+# Sentences pages pass as an error's detail (translated when shown).
+PAGE_PROBLEMS = (_("Write a message."), _("Use at most 2000 characters."), _("Tick the box to confirm."))
 # Why a password is refused (abb.core.security.password_problem), by the start of the sentence.
 PASSWORD_PROBLEMS = {
     "must be at least": _("Use at least %(count)s characters."),
