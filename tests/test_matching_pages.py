@@ -59,8 +59,12 @@ def test_sme_and_partner_connect_and_meet_in_the_browser(client, session):
     assert 'id="match-status" data-state="connected">Connected</span>' in detail
     assert "How the score is made up" in detail and '<label for="slot_1">' in detail
 
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
-    slots = {f"slot_{i + 1}": (start + timedelta(hours=2 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2)}
+    # The partner types Nairobi times (its company's time zone, UTC+3 all year); they are stored in UTC.
+    nairobi = ZoneInfo("Africa/Nairobi")
+    local_start = (datetime.now(nairobi) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
+    start = local_start.astimezone(UTC)
+    assert "in your time zone (Africa/Nairobi)" in detail
+    slots = {f"slot_{i + 1}": (local_start + timedelta(hours=2 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2)}
     proposed = post(client, f"/matches/{match_id}/meetings", token, video_link="https://meet.example.com/s", **slots)
     assert proposed.status_code == 303, proposed.text
     assert "Waiting for them to choose a time." in client.get(f"/matches/{match_id}").text

@@ -20,10 +20,10 @@ from abb.core.http import IdPath, SessionDep
 from abb.core.idempotency import request_fingerprint, run_idempotent
 from abb.deals import service
 from abb.deals.models import ProviderName
-from abb.deals.money import Currency, format_amount
+from abb.deals.money import Currency
 from abb.deals.schemas import DealIn, ReconciliationIn
 from abb.payments.bank_transfer import display_reference
-from abb.web.forms import validate_form
+from abb.web.forms import machine_amount, require_confirmation, validate_form
 from abb.web.router import CSRF_FIELD, SignedInUser, checked_form, render
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +74,6 @@ def _deals_page(
             "values": values or {},
             "errors": errors or {},
             "form_key": secrets.token_urlsafe(16),
-            "fmt": format_amount,
         },
         status=status,
     )
@@ -89,7 +88,7 @@ def deals_page(request: Request, user: SignedInUser, session: SessionDep) -> Res
 async def deal_create(request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep) -> Response:
     form = await checked_form(request)
     values = _values(form, DEAL_FIELDS)
-    parsed, errors = validate_form(DealIn, dict(values))
+    parsed, errors = validate_form(DealIn, {**values, "amount": machine_amount(values["amount"])})
     if parsed is not None:
         assert isinstance(parsed, DealIn)
 
@@ -135,7 +134,6 @@ def deal_page(
             "can_settle": user.role == Role.ADMIN and deal.state.value == "paid",
             "can_refund_excess": user.role == Role.ADMIN and deal.excess_minor > 0,
             "form_key": secrets.token_urlsafe(16),
-            "fmt": format_amount,
         },
     )
 
@@ -156,6 +154,7 @@ async def deal_pay(
 @router.post("/deals/{deal_id}/cancel")
 async def deal_cancel(request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
+    require_confirmation(form)
     reason = str(form.get("reason", "")).strip()[:500] or None
     service.cancel(session, deal_id=deal_id, user=user, reason=reason)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
@@ -165,18 +164,20 @@ async def deal_cancel(request: Request, deal_id: IdPath, user: SignedInUser, ses
 async def deal_settle(
     request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin settles deals.")
+    require_confirmation(form)
     service.settle(session, deal_id=deal_id, admin=user, settings=settings)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 
 @router.post("/deals/{deal_id}/excess-refunded")
 async def deal_excess_refunded(request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin records refunds.")
+    require_confirmation(form)
     service.excess_refunded(session, deal_id=deal_id, admin=user)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
@@ -201,7 +202,6 @@ def _reconcile_page(
             "values": values or {},
             "errors": errors or {},
             "result": result,
-            "fmt": format_amount,
             "display_reference": display_reference,
         },
         status=status,
@@ -221,7 +221,8 @@ async def reconcile_submit(request: Request, user: SignedInUser, session: Sessio
     if user.role != Role.ADMIN:
         raise Forbidden("Only admins reconcile bank transfers.")
     values = _values(form, RECONCILE_FIELDS)
-    parsed, errors = validate_form(ReconciliationIn, dict(values))
+    require_confirmation(form)
+    parsed, errors = validate_form(ReconciliationIn, {**values, "amount": machine_amount(values["amount"])})
     if parsed is not None:
         assert isinstance(parsed, ReconciliationIn)
         try:

@@ -14,6 +14,7 @@ from abb.core.http import IdPath, SessionDep
 from abb.uploads import service
 from abb.uploads.models import DocumentKind
 from abb.uploads.router import StorageDep, download_response
+from abb.web.forms import require_confirmation
 from abb.web.router import SignedInUser, checked_form, render
 
 router = APIRouter(include_in_schema=False)
@@ -91,6 +92,6 @@ def download(
 async def delete_submit(
     request: Request, document_id: IdPath, user: SignedInUser, session: SessionDep, storage: StorageDep
 ) -> Response:
-    await checked_form(request)
+    require_confirmation(await checked_form(request))
     service.delete_document(session, storage=storage, document_id=document_id, user=user)
     return RedirectResponse("/documents", status_code=303)

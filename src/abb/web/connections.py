@@ -20,6 +20,7 @@ from abb.matching import service
 from abb.matching.models import Match, Meeting, Side
 from abb.matching.schemas import counterpart
 from abb.web.errors import render_error_page
+from abb.web.forms import require_confirmation
 from abb.web.router import SignedInUser, checked_form, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -43,8 +44,7 @@ async def message_submit(request: Request, match_id: IdPath, user: SignedInUser,
 @router.post("/meetings/{meeting_id}/cancel")
 async def meeting_cancel(request: Request, meeting_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
     form = await checked_form(request)
-    if form.get("confirm") != "yes":
-        return render_error_page(request, 422, "", "Tick the box to confirm.")
+    require_confirmation(form)
     reason = str(form.get("reason", "")).strip()[:500] or None
     meeting = await run_in_threadpool(service.cancel_meeting, session, meeting_id=meeting_id, user=user, reason=reason)
     return RedirectResponse(f"/matches/{meeting.match_id}#meetings", status_code=303)
