@@ -20,7 +20,7 @@ from abb.core.http import IdPath, SessionDep
 from abb.core.idempotency import request_fingerprint, run_idempotent
 from abb.deals import service
 from abb.deals.models import ProviderName
-from abb.deals.money import Currency
+from abb.deals.money import Currency, percent_of
 from abb.deals.schemas import DealIn, ReconciliationIn
 from abb.payments.bank_transfer import display_reference
 from abb.web.forms import machine_amount, require_confirmation, validate_form
@@ -132,6 +132,8 @@ def deal_page(
             and deal.received_minor == 0
             and deal.state.value in ("draft", "awaiting_payment", "failed"),
             "can_settle": user.role == Role.ADMIN and deal.state.value == "paid",
+            # What settling pays out, shown in the confirmation: the amount less the platform's fee.
+            "payout_minor": deal.amount_minor - percent_of(deal.amount_minor, settings.platform_fee_percent),
             "can_refund_excess": user.role == Role.ADMIN and deal.excess_minor > 0,
             "form_key": secrets.token_urlsafe(16),
         },
