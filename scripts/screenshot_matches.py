@@ -15,10 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abb.demo.seed import DEMO_PASSWORD, DEMO_SME  # noqa: E402
-from tests.harness.chromium import CHROMIUM, Chromium  # noqa: E402
-from tests.harness.monitoring import ABB, app_env, app_server  # noqa: E402
-from tests.harness.services import free_port  # noqa: E402
+from tests.harness.chromium import CHROMIUM, Chromium
+from tests.harness.monitoring import ABB, app_env, app_server
+from tests.harness.services import free_port
+
+from abb.demo.seed import DEMO_PASSWORD, DEMO_SME
 
 OUT = Path("docs/images/matches-it.png")
 
@@ -28,7 +29,8 @@ def main() -> None:
         work = Path(folder)
         env = app_env(work, ABB_FAULT_INJECTION="false")
         server = app_server(work, free_port(), env)
-        subprocess.run([ABB, "seed-demo", "--if-empty"], env={**os.environ, **env}, check=True, timeout=600)
+        seed = [ABB, "seed-demo", "--if-empty"]
+        subprocess.run(seed, env={**os.environ, **env}, check=True, timeout=600)  # noqa: S603 - our own command
         server.start(timeout=180)
         try:
             profile = work / "chromium-profile"
@@ -40,7 +42,7 @@ def main() -> None:
             browser.submit_form("form[action='/settings']", {"locale": "it"})
             browser.close()  # writes the session cookie to the profile
             OUT.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
+            subprocess.run(  # noqa: S603 - Debian's chromium with fixed arguments
                 [
                     CHROMIUM,
                     "--headless",

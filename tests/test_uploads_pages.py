@@ -36,7 +36,9 @@ def test_upload_list_download_delete_in_the_browser(client, session, storage):
     assert download.status_code == 200 and download.content == PNG
 
     document_id = link.split("/")[0]
-    unconfirmed = client.post(f"/documents/{document_id}/delete", data={"csrf_token": token}, headers={"Accept": "text/html"})
+    unconfirmed = client.post(
+        f"/documents/{document_id}/delete", data={"csrf_token": token}, headers={"Accept": "text/html"}
+    )
     assert unconfirmed.status_code == 422 and "Tick the box to confirm." in unconfirmed.text and storage.keys() != []
     deleted = client.post(
         f"/documents/{document_id}/delete", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True

@@ -11,7 +11,9 @@ from abb.web.router import STATIC_DIR
 EXTERNAL = re.compile(r"""(?:src|href)=["']?(https?:)?//""")
 
 
-@pytest.mark.parametrize(("path", "assets"), [("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")), ("/redoc", ("redoc.standalone.js",))])
+@pytest.mark.parametrize(
+    ("path", "assets"), [("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")), ("/redoc", ("redoc.standalone.js",))]
+)
 def test_api_docs_load_everything_from_this_server(client, path, assets):
     page = client.get(path)
     assert page.status_code == 200

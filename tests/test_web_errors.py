@@ -79,9 +79,7 @@ def test_a_too_large_form_post_is_a_readable_page_and_changes_nothing(client, se
     sign_in(client, user.email)
     token = CSRF.search(client.get("/profile/edit").text).group(1)
     before = db_snapshot(session)
-    page = client.post(
-        "/profile/edit", data={"csrf_token": token, "products": "x" * 2_000_000}, headers=ITALIAN
-    )
+    page = client.post("/profile/edit", data={"csrf_token": token, "products": "x" * 2_000_000}, headers=ITALIAN)
     assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
     assert "<h1>Troppo grande</h1>" in page.text
     assert db_snapshot(session) == before

@@ -91,7 +91,9 @@ def test_settling_asks_for_confirmation_and_nothing_moves_without_it(app, client
         assert 'name="confirm" value="yes" required' in page and "I confirm: pay €1,225.49 out" in page
         csrf = CSRF.search(page).group(1)
         before = db_snapshot(session)
-        refused = back_office.post(f"/deals/{deal['id']}/settle", data={"csrf_token": csrf}, headers={"Accept": "text/html"})
+        refused = back_office.post(
+            f"/deals/{deal['id']}/settle", data={"csrf_token": csrf}, headers={"Accept": "text/html"}
+        )
         assert refused.status_code == 422 and "Tick the box to confirm." in refused.text
         assert db_snapshot(session) == before
         done = back_office.post(f"/deals/{deal['id']}/settle", data={"csrf_token": csrf, "confirm": "yes"})

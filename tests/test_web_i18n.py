@@ -34,11 +34,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
 def _italian_catalog() -> dict[str, object]:
     with CATALOG.open("rb") as source:
         catalog = read_po(source, locale="it")
-    return {
-        (m.id if isinstance(m.id, str) else m.id[0]): m.string
-        for m in catalog
-        if m.id and "fuzzy" not in m.flags
-    }
+    return {(m.id if isinstance(m.id, str) else m.id[0]): m.string for m in catalog if m.id and "fuzzy" not in m.flags}
 
 
 def _extracted(folder: str, method: str) -> set[str]:

@@ -63,7 +63,8 @@ def _with_a_deal_and_a_meeting(url: str) -> str:
         tokens = {}
         for who in ("sme", "partner"):
             login = api.post(
-                "/api/v1/auth/login", json={"email": f"{who}@demo.africabusinessbridge.example", "password": DEMO_PASSWORD}
+                "/api/v1/auth/login",
+                json={"email": f"{who}@demo.africabusinessbridge.example", "password": DEMO_PASSWORD},
             )
             tokens[who] = {"Authorization": f"Bearer {login.json()['access_token']}"}
         ids = [
@@ -118,7 +119,8 @@ def _overflow(browser: Chromium) -> list[str]:
         browser.evaluate(
             """[...document.querySelectorAll('body *')]
               .filter(e => e.getBoundingClientRect().right > 361 && !e.closest('.main-nav, .table-scroll'))
-              .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+              .slice(0, 5)
+              .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
         )
     )
 

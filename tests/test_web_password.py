@@ -42,8 +42,12 @@ def test_change_password_on_the_settings_page(client, session):
 
     done = client.post(
         "/settings/password",
-        data={"csrf_token": token, "current_password": PASSWORD, "new_password": NEW_PASSWORD,
-              "new_password_again": NEW_PASSWORD},
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303 and done.headers["location"] == "/login?changed=1"

@@ -64,7 +64,7 @@ def test_make_run_says_what_it_installs_on_a_fresh_machine(tmp_path):
         check=True,
         timeout=60,
     ).stdout.splitlines()
-    steps = [line for line in plan if line.startswith("echo \"==> ")]
+    steps = [line for line in plan if line.startswith('echo "==> ')]
     assert [s.split("]")[0][-4:] for s in steps[:3]] == ["[1/3", "[2/3", "[3/3"], plan
     install = next(line for line in plan if "-r requirements.lock" in line)
     assert "--quiet" not in install  # uv's own progress shows while the packages install

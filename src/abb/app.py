@@ -33,11 +33,11 @@ from abb.training.router import router as training_router
 from abb.uploads.pages import router as uploads_pages
 from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
-from abb.web.errors import render_error_page
-from abb.web.i18n import LocaleMiddleware
 from abb.web.account import router as account_pages
 from abb.web.admin import router as admin_pages
 from abb.web.connections import router as connection_pages
+from abb.web.errors import render_error_page
+from abb.web.i18n import LocaleMiddleware
 from abb.web.router import STATIC_DIR, SignInRequired, redirect_to_sign_in
 from abb.web.router import router as web_router
 

@@ -4,6 +4,7 @@ it, take a screenshot. Enough for layout checks; the end-to-end journeys use Pla
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -29,7 +30,7 @@ class Chromium:
             unavailable("Debian's chromium is not installed (scripts/install-test-services.sh installs it)")
         self._own_profile = profile is None
         self.profile = profile or Path(tempfile.mkdtemp(prefix="abb-chromium-"))
-        self.process = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
+        self.process = subprocess.Popen(
             [
                 CHROMIUM,
                 "--headless",
@@ -51,7 +52,7 @@ class Chromium:
             timeout=30,
             what="Chromium's DevTools port file",
         )
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
             targets = json.load(answer)
         page = next(t for t in targets if t["type"] == "page")
         self.socket: ClientConnection = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024)
@@ -71,9 +72,7 @@ class Chromium:
                 return result
 
     def viewport(self, width: int, height: int = 800, *, mobile: bool = True) -> None:
-        self.send(
-            "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile
-        )
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
 
     def set_language(self, accept_language: str) -> None:
         self.send("Network.enable")
@@ -116,10 +115,8 @@ class Chromium:
         path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", **params)["data"]))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already gone: only the process remains to be reaped
             self.send("Browser.close")
-        except Exception:  # already gone: only the process remains to be reaped
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -121,7 +121,9 @@ def disable_user(
     user_id: IdPath, admin: AdminUser, session: SessionDep, body: AccountStatusIn | None = None
 ) -> UserOut:
     reason = body.reason if body else None
-    return UserOut.model_validate(service.set_active(session, admin=admin, user_id=user_id, active=False, reason=reason))
+    return UserOut.model_validate(
+        service.set_active(session, admin=admin, user_id=user_id, active=False, reason=reason)
+    )
 
 
 @router.post(
@@ -129,8 +131,6 @@ def disable_user(
     response_model=UserOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def enable_user(
-    user_id: IdPath, admin: AdminUser, session: SessionDep, body: AccountStatusIn | None = None
-) -> UserOut:
+def enable_user(user_id: IdPath, admin: AdminUser, session: SessionDep, body: AccountStatusIn | None = None) -> UserOut:
     reason = body.reason if body else None
     return UserOut.model_validate(service.set_active(session, admin=admin, user_id=user_id, active=True, reason=reason))

@@ -241,9 +241,7 @@ def get_match_for_user(session: Session, *, match_id: int, user: User, lock: boo
 # --- lifecycle ----------------------------------------------------------------------------------------
 
 
-def _decide(
-    session: Session, *, match_id: int, user: User, decision: Decision, reason: str | None = None
-) -> Match:
+def _decide(session: Session, *, match_id: int, user: User, decision: Decision, reason: str | None = None) -> Match:
     match, side = get_match_for_user(session, match_id=match_id, user=user, lock=True)
     if match.status not in (MatchStatus.SUGGESTED, MatchStatus.ACCEPTED):
         raise InvalidTransition(f"This match is {match.status.value}; it can no longer be accepted or declined.")
@@ -438,7 +436,9 @@ def post_message(session: Session, *, match_id: int, user: User, body: str) -> M
         raise InvalidTransition("Messages are for connected matches.")
     text = body.strip()
     if not text:
-        raise Unprocessable("Write a message.", extra={"errors": [{"field": "body", "message": "empty", "code": "missing"}]})
+        raise Unprocessable(
+            "Write a message.", extra={"errors": [{"field": "body", "message": "empty", "code": "missing"}]}
+        )
     if len(text) > MAX_MESSAGE_CHARS:
         raise Unprocessable(f"A message has at most {MAX_MESSAGE_CHARS} characters.")
     message = MatchMessage(match_id=match.id, author_side=side, author_id=user.id, body=text)
@@ -449,7 +449,9 @@ def post_message(session: Session, *, match_id: int, user: User, body: str) -> M
 
 
 def messages_of_match(session: Session, *, match: Match) -> list[MatchMessage]:
-    return list(session.scalars(select(MatchMessage).where(MatchMessage.match_id == match.id).order_by(MatchMessage.id)))
+    return list(
+        session.scalars(select(MatchMessage).where(MatchMessage.match_id == match.id).order_by(MatchMessage.id))
+    )
 
 
 def contact_of(session: Session, *, match: Match, side: Side) -> User | None:

@@ -111,9 +111,9 @@ def _record(session: Session, *, user_id: int, match_ids: list[int], message_id:
 
 
 def _subject(count: int) -> str:
-    return ngettext(
-        "A new match on Africa Business Bridge", "%(num)d new matches on Africa Business Bridge", count
-    ) % {"num": count}
+    return ngettext("A new match on Africa Business Bridge", "%(num)d new matches on Africa Business Bridge", count) % {
+        "num": count
+    }
 
 
 def _own_company(item: _Item) -> str:
@@ -122,7 +122,9 @@ def _own_company(item: _Item) -> str:
 
 def _line(item: _Item) -> dict[str, object]:
     other = counterpart(item.match, Side.PARTNER if item.side is Side.SME else Side.SME)
-    country = gettext("Italy") if other.country == "IT" else gettext(PARTNER_COUNTRIES.get(other.country, other.country))
+    country = (
+        gettext("Italy") if other.country == "IT" else gettext(PARTNER_COUNTRIES.get(other.country, other.country))
+    )
     return {
         "id": item.match.id,
         "counterpart": other.name,

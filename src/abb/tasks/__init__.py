@@ -8,5 +8,5 @@ Code enqueues with `abb.tasks.dispatch.enqueue(session, TASK_NAME, *args)` after
 RECOMPUTE_PROFILE_MATCHES = "abb.tasks.matching.recompute_profile_matches"
 NIGHTLY_RECOMPUTE = "abb.tasks.matching.nightly_recompute"
 NOTIFY_NEW_MATCHES = "abb.tasks.notifications.notify_new_matches"
-SEND_PASSWORD_RESET = "abb.tasks.notifications.send_password_reset"
+SEND_PASSWORD_RESET = "abb.tasks.notifications.send_password_reset"  # noqa: S105 - a task name
 NOTIFY_MATCH_MESSAGE = "abb.tasks.notifications.notify_match_message"

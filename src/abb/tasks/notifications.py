@@ -23,7 +23,9 @@ def notify_new_matches(match_ids: list[int]) -> int:
         return send_new_match_emails(session, match_ids=match_ids, settings=get_settings())
 
 
-@celery_app.task(name=SEND_PASSWORD_RESET, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=120, max_retries=5)
+@celery_app.task(
+    name=SEND_PASSWORD_RESET, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=120, max_retries=5
+)
 def send_password_reset(reset_id: int) -> bool:
     """The reset link's e-mail; a retry makes a new link (only the last one sent works)."""
     with task_session() as session:

@@ -12,8 +12,8 @@ from abb.accounts.models import User
 from abb.core.errors import AppError
 from abb.core.http import SessionDep
 from abb.core.i18n import LOCALES, current_place, gettext, is_time_zone, supported_locale
-from abb.web.messages import password_message
 from abb.web.i18n import COMMON_TIME_ZONES, LOCALE_COOKIE, user_time_zone
+from abb.web.messages import password_message
 from abb.web.router import SignedInUser, WebUser, checked_form, render, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -137,11 +137,18 @@ async def reset_submit(request: Request, session: SessionDep, settings: Settings
     token = str(form.get("token", ""))[:200]
     new = str(form.get("new_password", ""))[:256]
     if new != str(form.get("new_password_again", ""))[:256]:
-        return _reset_page(request, token, errors={"new_password_again": gettext("The two new passwords differ.")}, status=422)
+        return _reset_page(
+            request, token, errors={"new_password_again": gettext("The two new passwords differ.")}, status=422
+        )
     try:
         accounts.reset_password(session, token=token, new_password=new, settings=settings)
     except accounts.ResetLinkInvalid:
-        return _reset_page(request, token, errors={"form": gettext("This reset link is invalid or has expired. Ask for a new one.")}, status=422)
+        return _reset_page(
+            request,
+            token,
+            errors={"form": gettext("This reset link is invalid or has expired. Ask for a new one.")},
+            status=422,
+        )
     except AppError as exc:
         problems = exc.extra.get("errors") or [{"message": exc.detail}]
         errors = {"new_password": password_message(str(problems[0]["message"]))}

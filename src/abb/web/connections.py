@@ -82,11 +82,11 @@ def calendar_file(meeting: Meeting, match: Match, side: Side, settings: Settings
     return bytes(calendar.to_ical())
 
 
-async def _request_meeting(request: Request, user: User, session: SessionDep, settings: Settings, profile_id: int) -> Response:
+async def _request_meeting(
+    request: Request, user: User, session: SessionDep, settings: Settings, profile_id: int
+) -> Response:
     form = await checked_form(request)
-    match = await run_in_threadpool(
-        service.request_match, session, user=user, profile_id=profile_id, settings=settings
-    )
+    match = await run_in_threadpool(service.request_match, session, user=user, profile_id=profile_id, settings=settings)
     return RedirectResponse(safe_next(str(form.get("next", "")), default=f"/matches/{match.id}"), status_code=303)
 
 

@@ -32,7 +32,7 @@ def validate_form(schema: type[BaseModel], data: dict[str, Any]) -> tuple[BaseMo
     try:
         return schema.model_validate(data), {}
     except ValidationError as exc:
-        return None, field_errors(list(exc.errors()))
+        return None, field_errors([dict(error) for error in exc.errors()])
 
 
 class NotConfirmed(AppError):

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from abb.accounts.models import Role, User
-from abb.web.messages import field_label
 from abb.companies.taxonomy import LANGUAGES, PARTNER_COUNTRIES, SECTORS, TIME_ZONES
 from abb.core.i18n import (
     DEFAULT_LOCALE,
@@ -40,6 +39,7 @@ from abb.core.i18n import (
     supported_locale,
     zone_or_utc,
 )
+from abb.web.messages import field_label
 
 LOCALE_COOKIE = "abb_locale"
 # Offered in the settings form: the platform's countries' zones, then UTC. Any IANA name is accepted.

@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("created_at", abb.core.database.UTCDateTime(), nullable=False),
         sa.Column("expires_at", abb.core.database.UTCDateTime(), nullable=True),
         sa.Column("used_at", abb.core.database.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_password_resets_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_password_resets_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
     )
@@ -47,14 +49,22 @@ def upgrade() -> None:
         sa.Column("author_id", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", abb.core.database.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["match_id"], ["matches.id"], name=op.f("fk_match_messages_match_id_matches"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["author_id"], ["users.id"], name=op.f("fk_match_messages_author_id_users"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["match_id"], ["matches.id"], name=op.f("fk_match_messages_match_id_matches"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["users.id"], name=op.f("fk_match_messages_author_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_match_messages")),
     )
     op.create_index(op.f("ix_match_messages_match_id"), "match_messages", ["match_id"], unique=False)
     with op.batch_alter_table("matches") as batch:
         batch.add_column(sa.Column("decline_reason", sa.String(length=500), nullable=True))
-        batch.add_column(sa.Column("requested_by", sa.Enum("sme", "partner", name="side", native_enum=False, length=16), nullable=True))
+        batch.add_column(
+            sa.Column(
+                "requested_by", sa.Enum("sme", "partner", name="side", native_enum=False, length=16), nullable=True
+            )
+        )
     with op.batch_alter_table("meetings") as batch:
         batch.add_column(sa.Column("cancelled_at", abb.core.database.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("cancel_reason", sa.String(length=500), nullable=True))
