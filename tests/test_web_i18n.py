@@ -193,3 +193,14 @@ def test_the_api_stays_english_whatever_the_browser_asks(client):
     response = client.get("/api/v1/matches", headers={"Accept-Language": "it"})
     assert response.status_code == 401 and response.json()["title"] == "Authentication required"
     assert "content-language" not in response.headers
+
+
+def test_a_refusal_from_a_service_reads_in_the_readers_language(client, session):
+    user = make_user(session, Role.SME)
+    page = client.get("/login", headers={"Accept-Language": "it"})
+    refused = client.post(
+        "/login",
+        data={"email": user.email, "password": "wrong-password-here", "csrf_token": CSRF.search(page.text).group(1)},
+        headers={"Accept-Language": "it"},
+    )
+    assert refused.status_code == 401 and "E-mail o password sbagliata." in refused.text

@@ -31,6 +31,7 @@ PAGES = [
     "/profile",
     "/profile/edit",
     "/settings",
+    "/password/forgot",
     "/deals/abc",  # an error page
     "/deals/DEAL",  # a deal and a connected match, made by the fixture
     "/matches/MATCH",

@@ -57,8 +57,36 @@ FIELD_LABELS = {
     "password": _("Password"),
     "form": _("Form"),
 }
-# Sentences pages pass as an error's detail (translated when shown).
-PAGE_PROBLEMS = (_("Write a message."), _("Use at most 2000 characters."), _("Tick the box to confirm."))
+# Sentences pages pass as an error's detail, and the services' refusals a page shows most: translated when shown
+# (`gettext(exc.detail)`); a refusal not listed here shows the explanation for its status only, in Italian.
+PAGE_PROBLEMS = (
+    _("Write a message."),
+    _("Use at most 2000 characters."),
+    _("Tick the box to confirm."),
+    _("The form expired; reload the page and try again"),
+    _("E-mail or password is wrong."),
+    _("This account has been disabled."),
+    _("An account with this e-mail address already exists."),
+    _("Administrators cannot disable their own account."),
+    _("Complete your company profile before asking to meet."),
+    _("Messages are for connected matches."),
+    _("Every proposed time must be in the future."),
+    _("Propose times within the next year."),
+    _("Only administrators can open the admin console."),
+    _("Only admins reconcile bank transfers."),
+    _("This match is between other companies."),
+    _("No such match."),
+    _("No such deal."),
+    _("No such course."),
+    _("No such meeting."),
+    _("No deal has this payment reference."),
+    _("Only an agreed meeting has a calendar entry."),
+    _("This meeting is already cancelled."),
+    _("This meeting has already taken place."),
+    _("You are already enrolled in this course."),
+    _("Only PDF, PNG and JPEG files are accepted, and this file is none of them."),
+    _("The file is empty."),
+)
 # Why a password is refused (abb.core.security.password_problem), by the start of the sentence.
 PASSWORD_PROBLEMS = {
     "must be at least": _("Use at least %(count)s characters."),

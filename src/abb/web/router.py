@@ -30,8 +30,10 @@ from abb.companies.taxonomy import (
 )
 from abb.core.errors import AppError
 from abb.core.http import IdPath, SessionDep
+from abb.core.i18n import gettext
 from abb.web.forms import form_to_dict, validate_form
 from abb.web.i18n import apply_user_preferences, install_i18n
+from abb.web.messages import password_message
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -159,7 +161,11 @@ async def register_submit(request: Request, session: SessionDep, settings: Setti
                 settings=settings,
             )
         except AppError as exc:
-            errors = {"email" if exc.status == 409 else "password": exc.detail}
+            if exc.status == 409:
+                errors = {"email": gettext(exc.detail)}
+            else:
+                problem = exc.extra.get("errors", [{}])[0].get("message") if exc.status == 422 else None
+                errors = {"password": password_message(problem or "")}
         else:
             return await _start_session(request, session, settings, parsed.email, parsed.password, "/profile/edit")
     return render(request, "register.html", {"values": values, "errors": errors}, status=422)
@@ -195,7 +201,8 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     try:
         return await _start_session(request, session, settings, email, str(form.get("password", ""))[:256], target)
     except AppError as exc:
-        return render(request, "login.html", {"next": target, "error": exc.detail, "email": email}, status=exc.status)
+        error = gettext(exc.detail)
+        return render(request, "login.html", {"next": target, "error": error, "email": email}, status=exc.status)
 
 
 @router.post("/logout")
