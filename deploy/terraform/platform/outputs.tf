@@ -18,6 +18,16 @@ output "deployer_service_account" {
   value       = module.workload_identity.deployer_email
 }
 
+output "planner_service_account" {
+  description = "GitHub variable GCP_PLANNER_SERVICE_ACCOUNT (environment <env>-plan)."
+  value       = module.workload_identity.planner_email
+}
+
+output "terraform_service_account" {
+  description = "GitHub variable GCP_TERRAFORM_SERVICE_ACCOUNT (environment <env>-infra)."
+  value       = module.workload_identity.terraform_email
+}
+
 output "registry" {
   description = "GitHub variable GCP_REGISTRY (only where the registry lives)."
   value       = var.create_registry ? module.artifact_registry[0].repository_url : null

@@ -15,6 +15,8 @@ output "github_variables" {
     GCP_REGION                     = var.region
     GCP_WORKLOAD_IDENTITY_PROVIDER = module.platform.workload_identity_provider
     GCP_DEPLOYER_SERVICE_ACCOUNT   = module.platform.deployer_service_account
+    GCP_PLANNER_SERVICE_ACCOUNT    = module.platform.planner_service_account
+    GCP_TERRAFORM_SERVICE_ACCOUNT  = module.platform.terraform_service_account
     CLOUD_RUN_API_SERVICE          = module.platform.api_service
     CLOUD_RUN_WORKER_SERVICE       = module.platform.worker_service
     CLOUD_RUN_MIGRATION_JOB        = module.platform.migration_job

@@ -4,11 +4,21 @@ output "provider_name" {
 }
 
 output "deployer_email" {
-  description = "Deployer service account (google-github-actions/auth service_account)."
-  value       = google_service_account.deployer.email
+  description = "Deployer service account (GitHub environment <env>)."
+  value       = google_service_account.github["deployer"].email
 }
 
 output "deployer_member" {
   description = "IAM member string of the deployer, for grants in other modules."
-  value       = google_service_account.deployer.member
+  value       = google_service_account.github["deployer"].member
+}
+
+output "planner_email" {
+  description = "Read-only account for terraform plan (GitHub environment <env>-plan)."
+  value       = google_service_account.github["planner"].email
+}
+
+output "terraform_email" {
+  description = "Account that applies Terraform (GitHub environment <env>-infra)."
+  value       = google_service_account.github["terraform"].email
 }

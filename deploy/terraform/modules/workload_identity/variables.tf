@@ -48,3 +48,29 @@ variable "deployer_project_roles" {
     error_message = "The deployer gets no basic roles (owner, editor)."
   }
 }
+
+variable "terraform_project_roles" {
+  type        = list(string)
+  description = "Project roles of the account that applies Terraform from the pipeline (GitHub environment <env>-infra, reviewed)."
+  default = [
+    "roles/artifactregistry.admin",
+    "roles/cloudsql.admin",
+    "roles/compute.admin",
+    "roles/dns.admin",
+    "roles/iam.serviceAccountAdmin",
+    "roles/iam.serviceAccountUser",
+    "roles/iam.workloadIdentityPoolAdmin",
+    "roles/logging.configWriter",
+    "roles/monitoring.editor",
+    "roles/redis.admin",
+    "roles/resourcemanager.projectIamAdmin",
+    "roles/run.admin",
+    "roles/secretmanager.admin",
+    "roles/servicenetworking.networksAdmin",
+    "roles/storage.admin",
+  ]
+  validation {
+    condition     = !anytrue([for role in var.terraform_project_roles : contains(["roles/owner", "roles/editor"], role)])
+    error_message = "The Terraform account gets named admin roles, not basic roles (owner, editor)."
+  }
+}
