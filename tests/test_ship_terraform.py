@@ -332,3 +332,21 @@ def test_every_checkov_skip_is_justified() -> None:
     for path, line in skips:
         match = re.search(r"checkov:skip=(CKV2?_[A-Z]+_\d+):(.{20,})", line)
         assert match, f"{path}: skip without a reason: {line.strip()}"
+
+
+def test_the_database_size_warning_uses_productions_disk_ceiling() -> None:
+    limit = production_platform_arguments()["database"]["disk_autoresize_limit_gb"]
+    rules = (ROOT / "deploy" / "prometheus" / "rules" / "capacity.yml").read_text()
+    assert f">= 0.8 * {limit} * 1024 ^ 3" in rules
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_the_fleet_at_full_scale_fits_in_max_connections(env: str) -> None:
+    """The sizing rule of docs/infrastructure.md, which the platform's validation enforces at plan time."""
+    arguments = blocks(TERRAFORM / "envs" / env, "module")["platform"]
+    api, worker, database = arguments["api"], arguments["worker"], arguments["database"]
+    needed = api["max_instances"] * api["workers"] * 6 + worker["max_instances"] * (worker["concurrency"] + 1) + 10
+    assert needed <= database["max_connections"], (needed, database["max_connections"])
+    validation = blocks(TERRAFORM / "platform", "variable")["database"]["validation"][0]["condition"]
+    assert "var.api.max_instances * var.api.workers * 6" in validation
+    assert "var.worker.max_instances * (var.worker.concurrency + 1)" in validation

@@ -88,6 +88,12 @@ variable "database" {
     backup_retention_count   = number
   })
   description = "Cloud SQL sizing and availability (docs/infrastructure.md: sizing)."
+  # Every connection the fleet can open at full scale fits, with 10 spare for operators and the migration job:
+  # each API process holds at most 6 (4 request threads + health + metrics), each worker one per task slot + 1.
+  validation {
+    condition     = var.database.max_connections >= var.api.max_instances * var.api.workers * 6 + var.worker.max_instances * (var.worker.concurrency + 1) + 10
+    error_message = "database.max_connections is below what api and worker can open at max_instances (docs/infrastructure.md, sizing)."
+  }
 }
 
 variable "redis" {

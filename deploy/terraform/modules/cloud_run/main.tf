@@ -108,6 +108,16 @@ resource "google_cloud_run_v2_service" "api" {
         name  = "ABB_WORKERS"
         value = tostring(var.api.workers)
       }
+      # A process never needs more connections than it has threads (4 request threads + health + metrics);
+      # a fixed pool keeps the fleet's total inside Cloud SQL's max_connections (platform's validation).
+      env {
+        name  = "ABB_DATABASE_POOL_SIZE"
+        value = "6"
+      }
+      env {
+        name  = "ABB_DATABASE_MAX_OVERFLOW"
+        value = "0"
+      }
       dynamic "env" {
         for_each = local.common_env
         content {
@@ -214,6 +224,14 @@ resource "google_cloud_run_v2_service" "worker" {
       env {
         name  = "ABB_WORKER_METRICS_PORT"
         value = "8080"
+      }
+      env {
+        name  = "ABB_DATABASE_POOL_SIZE"
+        value = tostring(var.worker.concurrency + 1)
+      }
+      env {
+        name  = "ABB_DATABASE_MAX_OVERFLOW"
+        value = "0"
       }
       dynamic "env" {
         for_each = local.common_env
