@@ -155,6 +155,7 @@ def test_environment_variables_terraform_sets_are_settings_the_app_reads() -> No
     names = set(re.findall(r"\b(ABB_[A-Z0-9_]+)\b", (TERRAFORM / "modules" / "cloud_run" / "main.tf").read_text()))
     names |= set(re.findall(r"\b(ABB_[A-Z0-9_]+)\b", (TERRAFORM / "platform" / "main.tf").read_text()))
     for env in ("staging", "production"):
-        names |= set(re.findall(r"^\s*(ABB_[A-Z0-9_]+)\s*=", (TERRAFORM / "envs" / env / "terraform.tfvars").read_text(), re.M))
+        tfvars = (TERRAFORM / "envs" / env / "terraform.tfvars").read_text()
+        names |= set(re.findall(r"^\s*(ABB_[A-Z0-9_]+)\s*=", tfvars, re.M))
     assert {"ABB_DATABASE_URL", "ABB_SECRET_KEY", "ABB_REDIS_URL", "ABB_WORKER_METRICS_PORT"} <= names
     assert names - cli_only <= fields, (names - cli_only) - fields

@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-import abb.models  # noqa: F401 - registers every model on Base.metadata
+import abb.models
 from abb.core.database import Base
 from abb.core.migrate import alembic_config, upgrade
 from tests.harness.services import PostgresServer

@@ -176,7 +176,8 @@ def test_providers_are_pinned_and_the_lock_files_select_a_version_inside_the_con
     assert constraints == {"~> 7.40"}
     for env in ("staging", "production"):
         lock = (TERRAFORM / "envs" / env / ".terraform.lock.hcl").read_text()
-        version = re.search(r'provider "registry.terraform.io/hashicorp/google" \{\s+version\s+= "(7\.(\d+)\.\d+)"', lock)
+        google = r'provider "registry.terraform.io/hashicorp/google" \{\s+version\s+= "(7\.(\d+)\.\d+)"'
+        version = re.search(google, lock)
         assert version and int(version.group(2)) >= 40, lock
         assert 'constraints = "~> 7.40"' in lock
 
@@ -262,7 +263,8 @@ def test_no_service_account_keys_and_deploys_only_through_workload_identity() ->
     provider = resources(TERRAFORM / "modules" / "workload_identity", "google_iam_workload_identity_pool_provider")
     condition = unquote(provider["github"]["attribute_condition"])
     subjects = re.findall(r"assertion\.sub == '([^']+)'", condition)
-    assert subjects and all(s.startswith("repo:${var.github_owner}/${var.github_repository}:environment:") for s in subjects)
+    repository = "repo:${var.github_owner}/${var.github_repository}:environment:"
+    assert subjects and all(subject.startswith(repository) for subject in subjects)
     mapping = {unquote(key): unquote(value) for key, value in provider["github"]["attribute_mapping"].items()}
     assert mapping["google.subject"] == "assertion.sub"
 

@@ -60,7 +60,8 @@ def test_zizmor_catches_an_unpinned_action_with_excessive_permissions(tmp_path: 
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "on: pull_request_target\npermissions: write-all\njobs:\n  x:\n    runs-on: ubuntu-24.04\n"
-        "    steps:\n      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "    steps:\n      - uses: actions/checkout@v4\n        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}\n"
     )
     result = run(venv_tool("zizmor"), "--offline", "--no-progress", str(bad))
     assert result.returncode != 0, result.stderr

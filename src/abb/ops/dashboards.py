@@ -308,9 +308,7 @@ def capacity_section() -> tuple[str, list[Panel]]:
                 "bytes",
             ),
             projected("Database size in 7 days", "instance:pg_database_size_bytes:sum", "{{instance}}", "bytes"),
-            projected(
-                "Connection use in 7 days", "instance:pg_connections:usage_ratio", "{{instance}}", "percentunit"
-            ),
+            projected("Connection use in 7 days", "instance:pg_connections:usage_ratio", "{{instance}}", "percentunit"),
             projected("Queue depth in 7 days", "queue:abb_celery_queue_depth:max", "{{queue}}", "short"),
         ],
     )

@@ -27,8 +27,8 @@ class Check:
 
 
 def _is_problem(status: int) -> Callable[[httpx.Response], bool]:
-    return lambda r: r.status_code == status and r.headers.get("content-type", "").startswith(
-        "application/problem+json"
+    return lambda r: (
+        r.status_code == status and r.headers.get("content-type", "").startswith("application/problem+json")
     )
 
 
