@@ -12,4 +12,5 @@ secret_versions = {
   ABB_STRIPE_SECRET_KEY     = "1"
   ABB_STRIPE_WEBHOOK_SECRET = "1"
   ABB_SMTP_PASSWORD         = "1"
+  ABB_METRICS_TOKEN         = "1" # Prometheus scrapes /metrics from inside the VPC with it
 }
