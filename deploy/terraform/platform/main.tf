@@ -78,7 +78,10 @@ module "storage" {
   name                  = var.project_id # project ids are globally unique, so are the bucket names
   location              = upper(var.region)
   backup_locations      = var.backup_locations
-  uploads_object_admins = [module.cloud_run.service_account_members["api"], module.cloud_run.service_account_members["worker"]]
+  uploads_object_admins = {
+    api    = module.cloud_run.service_account_members["api"]
+    worker = module.cloud_run.service_account_members["worker"]
+  }
 }
 
 module "cloud_run" {
@@ -157,7 +160,7 @@ module "artifact_registry" {
   project_id    = var.project_id
   region        = var.region
   repository_id = "abb"
-  writers       = [module.workload_identity.deployer_member]
+  writers       = { deployer = module.workload_identity.deployer_member }
   readers       = var.registry_readers
 }
 

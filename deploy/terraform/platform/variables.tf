@@ -67,9 +67,9 @@ variable "create_registry" {
 }
 
 variable "registry_readers" {
-  type        = list(string)
-  description = "Extra IAM members that pull from this environment's registry (production's Cloud Run service agent)."
-  default     = []
+  type        = map(string)
+  description = "Extra IAM members that pull from this environment's registry, by name (production's Cloud Run service agent)."
+  default     = {}
 }
 
 variable "subnet_cidr" {

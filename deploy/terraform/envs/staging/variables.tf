@@ -35,7 +35,7 @@ variable "secret_versions" {
 }
 
 variable "registry_readers" {
-  type        = list(string)
-  description = "Production's Cloud Run service agent (serviceAccount:service-<PROJECT_NUMBER>@serverless-robot-prod.iam.gserviceaccount.com) pulls the images staging tested."
-  default     = []
+  type        = map(string)
+  description = "{ production = \"serviceAccount:service-<PROJECT_NUMBER>@serverless-robot-prod.iam.gserviceaccount.com\" }: production's Cloud Run service agent pulls the images staging tested."
+  default     = {}
 }

@@ -29,7 +29,7 @@ resource "google_artifact_registry_repository" "images" {
 }
 
 resource "google_artifact_registry_repository_iam_member" "writer" {
-  for_each   = toset(var.writers)
+  for_each   = var.writers
   project    = var.project_id
   location   = var.region
   repository = google_artifact_registry_repository.images.name
@@ -38,7 +38,7 @@ resource "google_artifact_registry_repository_iam_member" "writer" {
 }
 
 resource "google_artifact_registry_repository_iam_member" "reader" {
-  for_each   = toset(var.readers)
+  for_each   = var.readers
   project    = var.project_id
   location   = var.region
   repository = google_artifact_registry_repository.images.name

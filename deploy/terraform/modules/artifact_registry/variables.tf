@@ -27,13 +27,14 @@ variable "keep_recent_versions" {
   }
 }
 
+# Maps with fixed keys: members created in the same apply are unknown at plan time, for_each keys must not be.
 variable "writers" {
-  type        = list(string)
-  description = "IAM members that push images (the CI deployer)."
+  type        = map(string)
+  description = "IAM members that push images, by a fixed name (the CI deployer)."
 }
 
 variable "readers" {
-  type        = list(string)
-  description = "IAM members that pull images (the Cloud Run service agents of the projects that run them)."
-  default     = []
+  type        = map(string)
+  description = "IAM members that pull images, by a fixed name (the Cloud Run service agents of the projects that run them)."
+  default     = {}
 }

@@ -98,14 +98,14 @@ resource "google_storage_bucket" "backups" {
 }
 
 resource "google_storage_bucket_iam_member" "uploads_object_admin" {
-  for_each = toset(var.uploads_object_admins)
+  for_each = var.uploads_object_admins
   bucket   = google_storage_bucket.uploads.name
   role     = "roles/storage.objectAdmin"
   member   = each.value
 }
 
 resource "google_storage_bucket_iam_member" "backup_writer" {
-  for_each = toset(var.backup_writers)
+  for_each = var.backup_writers
   bucket   = google_storage_bucket.backups.name
   role     = "roles/storage.objectCreator"
   member   = each.value

@@ -36,13 +36,15 @@ variable "backup_retention_days" {
   }
 }
 
+# Maps with fixed keys, not lists: the members are service accounts created in the same apply, unknown at
+# plan time, and for_each needs its keys known.
 variable "uploads_object_admins" {
-  type        = list(string)
-  description = "IAM members (serviceAccount:...) that read and write uploads: the API and the worker."
+  type        = map(string)
+  description = "IAM members (serviceAccount:...) that read and write uploads, by a fixed name: the API and the worker."
 }
 
 variable "backup_writers" {
-  type        = list(string)
-  description = "IAM members that create backup objects (the backup job); they cannot delete or overwrite."
-  default     = []
+  type        = map(string)
+  description = "IAM members that create backup objects (the backup job), by a fixed name; they cannot delete or overwrite."
+  default     = {}
 }

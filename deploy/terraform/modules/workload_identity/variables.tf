@@ -41,8 +41,8 @@ variable "github_environment" {
 
 variable "deployer_project_roles" {
   type        = list(string)
-  description = "Project roles of the deployer: deploy Cloud Run revisions, run the migration job, read metrics for the rollout gate."
-  default     = ["roles/run.developer", "roles/monitoring.viewer"]
+  description = "Project roles of the deployer: deploy Cloud Run revisions, run the migration job, scan pushed images, read metrics for the rollout gate."
+  default     = ["roles/run.developer", "roles/ondemandscanning.admin", "roles/monitoring.viewer"]
   validation {
     condition     = !anytrue([for role in var.deployer_project_roles : contains(["roles/owner", "roles/editor"], role)])
     error_message = "The deployer gets no basic roles (owner, editor)."
