@@ -55,7 +55,10 @@ class Chromium:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
             targets = json.load(answer)
         page = next(t for t in targets if t["type"] == "page")
-        self.socket: ClientConnection = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024)
+        self._closing = contextlib.ExitStack()
+        self.socket: ClientConnection = self._closing.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024)
+        )
         self._ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")
@@ -122,6 +125,6 @@ class Chromium:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-        self.socket.close()
+        self._closing.close()
         if self._own_profile:
             shutil.rmtree(self.profile, ignore_errors=True)
