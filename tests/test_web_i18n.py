@@ -204,3 +204,25 @@ def test_a_refusal_from_a_service_reads_in_the_readers_language(client, session)
         headers={"Accept-Language": "it"},
     )
     assert refused.status_code == 401 and "E-mail o password sbagliata." in refused.text
+
+
+def test_new_match_emails_are_written_in_the_recipients_language(session, smtp_server):
+    from abb.matching.models import MatchStatus
+    from abb.notifications.service import send_new_match_emails
+    from tests.conftest import make_settings
+    from tests.fixtures_deals import connect
+
+    mailbox, port = smtp_server
+    parties = connect(session, MatchStatus.SUGGESTED)
+    parties.sme_user.locale = "it"
+    session.commit()
+    settings = make_settings(smtp_host="127.0.0.1", smtp_port=port)
+    assert send_new_match_emails(session, match_ids=[parties.match.id], settings=settings) == 2
+    by_address = {mail["To"]: mail for mail in mailbox.messages}
+    italian = by_address[parties.sme_user.email]
+    english = by_address[parties.partner_user.email]
+    assert italian["Subject"] == "Un nuovo abbinamento su Africa Business Bridge"
+    assert f"Buongiorno {parties.sme_user.full_name}," in italian.get_content()
+    assert "Kenya" in italian.get_content() or "Tanzania" in italian.get_content() or "Etiopia" in italian.get_content()
+    assert english["Subject"] == "A new match on Africa Business Bridge"
+    assert "Italia" not in english.get_content() and "Italy" in english.get_content()
