@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from abb.accounts import service
-from abb.accounts.deps import AdminUser, CurrentUser, SettingsDep
+from abb.accounts.deps import AdminUser, CurrentUser
 from abb.accounts.models import Role
 from abb.accounts.schemas import (
     AdminCreateUserIn,
@@ -16,7 +16,7 @@ from abb.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import Role, User
 from abb.core.errors import AppError, Forbidden
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.core.idempotency import request_fingerprint, run_idempotent
 from abb.deals import service
 from abb.deals.models import ProviderName

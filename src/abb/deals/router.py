@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from abb.accounts.deps import AdminUser, CurrentUser, SettingsDep
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.accounts.deps import AdminUser, CurrentUser
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
 from abb.core.openapi import problem_responses
 from abb.deals import service

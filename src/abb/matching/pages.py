@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import Role, User
 from abb.companies import service as companies
 from abb.core.errors import AppError
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.matching import service
 from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut

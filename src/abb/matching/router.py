@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from abb.accounts.deps import CurrentUser, SettingsDep
+from abb.accounts.deps import CurrentUser
 from abb.companies import service as companies
 from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.errors import NotFound
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 from abb.matching import service
 from abb.matching.models import MatchStatus

@@ -9,9 +9,8 @@ import stripe
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
-from abb.accounts.deps import SettingsDep
 from abb.core.errors import BadRequest
-from abb.core.http import SessionDep
+from abb.core.http import SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 from abb.deals import service
 from abb.payments.base import CardPaymentsDisabled

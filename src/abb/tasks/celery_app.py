@@ -14,7 +14,7 @@ from celery import Celery, Task, signals
 from celery.schedules import crontab
 
 from abb.core.config import Settings, get_settings
-from abb.observability.logging import request_id_var
+from abb.core.context import request_id_var
 from abb.tasks import NIGHTLY_RECOMPUTE
 
 # Every module that defines tasks: a worker imports these, so a task missing here is "unregistered" there.

@@ -7,10 +7,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import User
 from abb.core.errors import AppError, Unprocessable
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.uploads import service
 from abb.uploads.models import DocumentKind
 from abb.uploads.router import StorageDep, download_response

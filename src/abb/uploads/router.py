@@ -7,8 +7,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 
-from abb.accounts.deps import CurrentUser, SettingsDep
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.accounts.deps import CurrentUser
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 from abb.uploads import service
 from abb.uploads.models import Document, DocumentKind

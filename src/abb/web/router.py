@@ -14,7 +14,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from abb.accounts import service as accounts
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import Role, User
 from abb.accounts.schemas import RegisterIn
 from abb.companies import service as companies
@@ -29,7 +28,7 @@ from abb.companies.taxonomy import (
     ExportExperience,
 )
 from abb.core.errors import AppError
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.web.forms import form_to_dict, validate_form
 
 WEB_DIR = Path(__file__).parent
