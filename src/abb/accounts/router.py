@@ -33,15 +33,7 @@ def _tokens(pair: service.TokenPair) -> TokenOut:
     responses=problem_responses(400, 409, 413, 422),
 )
 def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
-    user = service.register(
-        session,
-        email=body.email,
-        password=body.password,
-        full_name=body.full_name,
-        role=Role(body.role),
-        settings=settings,
-    )
-    return UserOut.model_validate(user)
+    return UserOut.model_validate(service.register(session, register_in=body, settings=settings))
 
 
 @router.post("/auth/login", response_model=TokenOut, responses=problem_responses(400, 401, 403, 422))
@@ -100,15 +92,7 @@ def list_users(
     responses=problem_responses(400, 401, 403, 409, 422),
 )
 def create_user(body: AdminCreateUserIn, _admin: AdminUser, session: SessionDep, settings: SettingsDep) -> UserOut:
-    user = service.register(
-        session,
-        email=body.email,
-        password=body.password,
-        full_name=body.full_name,
-        role=Role(body.role),
-        settings=settings,
-    )
-    return UserOut.model_validate(user)
+    return UserOut.model_validate(service.register(session, register_in=body, settings=settings))
 
 
 @router.post(

@@ -10,7 +10,7 @@ from abb.accounts.deps import AdminUser, CurrentUser
 from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
 from abb.core.openapi import problem_responses
-from abb.deals import service
+from abb.deals import payments, service
 from abb.deals.models import Deal, DealState
 from abb.deals.money import format_amount
 from abb.deals.schemas import DealIn, DealOut, PayIn, PaymentOut, ReasonIn, ReconciliationIn, ReconciliationOut
@@ -40,15 +40,7 @@ def create_deal(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     def action() -> tuple[int, Any]:
-        deal = service.create_deal(
-            session,
-            user=user,
-            match_id=body.match_id,
-            description=body.description,
-            amount_minor=body.amount_minor,
-            currency=body.currency,
-            due_date=body.due_date,
-        )
+        deal = service.create_deal(session, user=user, deal_in=body)
         return status.HTTP_201_CREATED, deal_out(session, deal).model_dump(mode="json")
 
     return idempotent_response(
@@ -79,7 +71,7 @@ def pay(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     def action() -> tuple[int, Any]:
-        result = service.pay(session, deal_id=deal_id, user=user, provider_name=body.provider, settings=settings)
+        result = payments.pay(session, deal_id=deal_id, user=user, provider_name=body.provider, settings=settings)
         out = PaymentOut(
             deal=deal_out(session, result.deal),
             payment_id=result.payment.id if result.payment else None,
@@ -123,7 +115,7 @@ def excess_refunded(deal_id: IdPath, admin: AdminUser, session: SessionDep) -> D
 @router.get("/admin/reconciliations", response_model=list[DealOut], responses=problem_responses(401, 403))
 def awaiting_transfers(admin: AdminUser, session: SessionDep) -> list[DealOut]:
     """Deals waiting for a bank transfer: what an incoming transfer can be reconciled against."""
-    return [deal_out(session, d) for d in service.awaiting_bank_transfers(session)]
+    return [deal_out(session, d) for d in payments.awaiting_bank_transfers(session)]
 
 
 @router.post(
@@ -133,14 +125,7 @@ def awaiting_transfers(admin: AdminUser, session: SessionDep) -> list[DealOut]:
     responses=CHANGE_ERRORS,
 )
 def reconcile(body: ReconciliationIn, admin: AdminUser, session: SessionDep) -> ReconciliationOut:
-    result = service.reconcile(
-        session,
-        admin=admin,
-        reference=body.reference,
-        amount=body.amount,
-        currency=body.currency,
-        bank_transaction_id=body.bank_transaction_id,
-    )
+    result = payments.reconcile(session, admin=admin, reconciliation_in=body)
     return ReconciliationOut(
         payment_id=result.payment.id,
         outcome=result.outcome,
