@@ -185,14 +185,17 @@ def reconcile(session: Session, *, admin: User, reconciliation_in: Reconciliatio
     except IntegrityError as exc:  # the same transaction reconciled concurrently
         session.rollback()
         raise AlreadyReconciled(f"Bank transaction {bank_transaction_id!r} is already recorded.") from exc
+    _record_received(deal, ProviderName.BANK_TRANSFER, amount_minor)
+    return Reconciliation(deal=deal, payment=payment, outcome=outcome, excess_minor=excess)
+
+
+def _record_received(deal: Deal, provider: ProviderName, amount_minor: int) -> None:
+    """Business metrics of committed money received (and of the deal becoming paid by it)."""
     business.record_payment_received(
-        provider=ProviderName.BANK_TRANSFER.value,
-        currency=deal.currency.value,
-        amount=to_major(amount_minor, deal.currency),
+        provider=provider.value, currency=deal.currency.value, amount=to_major(amount_minor, deal.currency)
     )
     if deal.state == S.PAID:
         business.record_deal_transition(S.PAID.value)
-    return Reconciliation(deal=deal, payment=payment, outcome=outcome, excess_minor=excess)
 
 
 def awaiting_bank_transfers(session: Session, *, limit: int = 100) -> list[Deal]:
@@ -255,13 +258,7 @@ def handle_stripe_event(
         )
     session.commit()
     if received:
-        business.record_payment_received(
-            provider=ProviderName.STRIPE_CARD.value,
-            currency=deal.currency.value,
-            amount=to_major(received, deal.currency),
-        )
-        if deal.state == S.PAID:
-            business.record_deal_transition(S.PAID.value)
+        _record_received(deal, ProviderName.STRIPE_CARD, received)
     if failed:
         business.record_payment_failed(ProviderName.STRIPE_CARD.value)
         _schedule_retry(session, payment, settings)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from abb.accounts.deps import AdminUser, CurrentUser
+from abb.core.config import Settings
 from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
 from abb.core.openapi import problem_responses
@@ -22,6 +25,29 @@ CHANGE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
 def deal_out(session: Session, deal: Deal) -> DealOut:
     return DealOut.build(deal, service.history(session, deal=deal))
+
+
+def _once(
+    request: Request,
+    session: Session,
+    *,
+    user_id: int,
+    key: str | None,
+    body: BaseModel,
+    action: Callable[[], tuple[int, Any]],
+    settings: Settings,
+) -> JSONResponse:
+    """Run `action` at most once per Idempotency-Key (a repeat replays the stored answer)."""
+    return idempotent_response(
+        session,
+        user_id=user_id,
+        key=key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        action=action,
+        wait_seconds=settings.idempotency_wait_seconds,
+    )
 
 
 @router.get("/deals", response_model=Page[DealOut], responses=problem_responses(401, 422))
@@ -43,16 +69,7 @@ def create_deal(
         deal = service.create_deal(session, user=user, deal_in=body)
         return status.HTTP_201_CREATED, deal_out(session, deal).model_dump(mode="json")
 
-    return idempotent_response(
-        session,
-        user_id=user.id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        action=action,
-        wait_seconds=settings.idempotency_wait_seconds,
-    )
+    return _once(request, session, user_id=user.id, key=idempotency_key, body=body, action=action, settings=settings)
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, responses=problem_responses(401, 404, 422))
@@ -79,16 +96,7 @@ def pay(
         )
         return status.HTTP_200_OK, out.model_dump(mode="json")
 
-    return idempotent_response(
-        session,
-        user_id=user.id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        action=action,
-        wait_seconds=settings.idempotency_wait_seconds,
-    )
+    return _once(request, session, user_id=user.id, key=idempotency_key, body=body, action=action, settings=settings)
 
 
 @router.post("/deals/{deal_id}/cancel", response_model=DealOut, responses=CHANGE_ERRORS)
