@@ -76,6 +76,7 @@ def _visible(deal: Deal | None, user: User) -> Deal:
 
 
 def allowed_actions(deal: Deal, user: User) -> DealActions:
+    """What `user` may do with `deal` now; the services check the same rules again when it is done."""
     side = side_of(deal, user)
     admin = user.role == Role.ADMIN
     following = TRANSITIONS[deal.state]
@@ -88,10 +89,14 @@ def allowed_actions(deal: Deal, user: User) -> DealActions:
     )
 
 
+# locked / transition / note: the steps every state change takes, here and in deals/payments.py.
+
+
 def locked(session: Session, deal_id: int, user: User | None) -> Deal:
+    """The deal under its row lock (visible to `user`, or to the system when None)."""
     # populate_existing: the values read under the lock win over any copy this session already holds.
-    locked = select(Deal).where(Deal.id == deal_id).with_for_update(of=Deal)
-    deal = session.scalar(locked.execution_options(populate_existing=True))
+    query = select(Deal).where(Deal.id == deal_id).with_for_update(of=Deal)
+    deal = session.scalar(query.execution_options(populate_existing=True))
     if user is None:
         if deal is None:
             raise NotFound("No such deal.")
@@ -100,6 +105,7 @@ def locked(session: Session, deal_id: int, user: User | None) -> Deal:
 
 
 def transition(session: Session, deal: Deal, to: DealState, *, actor: User | None, reason: str) -> None:
+    """Move the deal to `to` if TRANSITIONS allows it, with a history line."""
     if to not in TRANSITIONS[deal.state]:
         raise InvalidTransition(f"A deal that is '{deal.state.value}' cannot become '{to.value}'.")
     _history(session, deal, to, actor=actor, reason=reason)

@@ -89,3 +89,7 @@ class Meeting(TimestampMixin, Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     match: Mapped[Match] = relationship(lazy="joined", innerjoin=True)
+
+    def start_times(self) -> list[datetime]:
+        """The proposed start times, as datetimes."""
+        return [datetime.fromisoformat(slot) for slot in self.slots]

@@ -76,9 +76,7 @@ def close_match(match_id: IdPath, user: CurrentUser, session: SessionDep) -> Mat
     responses=BODY_ERRORS,
 )
 def propose_meeting(match_id: IdPath, body: MeetingIn, user: CurrentUser, session: SessionDep) -> MeetingOut:
-    meeting = service.propose_meeting(
-        session, match_id=match_id, user=user, slots=body.slots, video_link=str(body.video_link)
-    )
+    meeting = service.propose_meeting(session, match_id=match_id, user=user, meeting_in=body)
     return MeetingOut.of(meeting, meeting.proposed_by)
 
 

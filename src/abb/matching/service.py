@@ -28,6 +28,7 @@ from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Un
 from abb.matching.engine import FACTOR_LABELS as FACTOR_LABELS  # for the pages
 from abb.matching.engine import MatchIndex, Profile, Ranked, Weights, profile_from_partner, profile_from_sme
 from abb.matching.models import Decision, Match, MatchStatus, Meeting, MeetingStatus, Side
+from abb.matching.schemas import MeetingIn
 from abb.observability.business import record_match_accepted, record_matches_created
 from abb.tasks import NOTIFY_NEW_MATCHES
 from abb.tasks.dispatch import enqueue
@@ -323,10 +324,9 @@ def _lists_changed(match: Match) -> None:
 # --- meetings --------------------------------------------------------------------------------------------
 
 
-def propose_meeting(
-    session: Session, *, match_id: int, user: User, slots: Sequence[datetime], video_link: str
-) -> Meeting:
+def propose_meeting(session: Session, *, match_id: int, user: User, meeting_in: MeetingIn) -> Meeting:
     """Propose 2-5 start times (validated by the schema) for a video call between connected parties."""
+    slots = meeting_in.slots
     match, side = get_match_for_user(session, match_id=match_id, user=user, lock=True)
     if match.status is not MatchStatus.CONNECTED:
         raise InvalidTransition(f"This match is {match.status.value}; meetings are for connected matches.")
@@ -344,16 +344,12 @@ def propose_meeting(
         match_id=match.id,
         proposed_by=side,
         slots=[slot.isoformat() for slot in sorted(slots)],
-        video_link=video_link,
+        video_link=str(meeting_in.video_link),
         status=MeetingStatus.PROPOSED,
     )
     session.add(meeting)
     session.commit()
     return meeting
-
-
-def meeting_slots(meeting: Meeting) -> list[datetime]:
-    return [datetime.fromisoformat(slot) for slot in meeting.slots]
 
 
 def accept_meeting(session: Session, *, meeting_id: int, user: User, slot: datetime) -> Meeting:
@@ -368,7 +364,7 @@ def accept_meeting(session: Session, *, meeting_id: int, user: User, slot: datet
         raise InvalidTransition("This meeting has already been accepted.")
     if match.status is not MatchStatus.CONNECTED:
         raise InvalidTransition(f"This match is {match.status.value}; its meetings can no longer be accepted.")
-    if slot not in meeting_slots(meeting):
+    if slot not in meeting.start_times():
         raise Unprocessable("Choose one of the proposed times.", extra={"errors": [_slot_error("not proposed")]})
     if slot <= utcnow():
         raise Unprocessable("That time has passed; propose new times.", extra={"errors": [_slot_error("in the past")]})

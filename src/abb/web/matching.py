@@ -135,9 +135,7 @@ def propose_submit(
     if parsed is not None:
         assert isinstance(parsed, MeetingIn)
         try:
-            service.propose_meeting(
-                session, match_id=match_id, user=user, slots=parsed.slots, video_link=str(parsed.video_link)
-            )
+            service.propose_meeting(session, match_id=match_id, user=user, meeting_in=parsed)
         except AppError as exc:
             if exc.status != 422:
                 raise
