@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from abb.web.router import STATIC_DIR
+from abb.web.kit import STATIC_DIR
 
 EXTERNAL = re.compile(r"""(?:src|href)=["']?(https?:)?//""")
 

@@ -19,12 +19,12 @@ from abb.core.database import utcnow
 from abb.core.errors import AppError, Forbidden
 from abb.core.http import IdPath, SessionDep
 from abb.core.i18n import gettext
-from abb.deals import service as deals
+from abb.deals import payments as deals
+from abb.deals.providers.bank_transfer import display_reference
 from abb.observability.health import dependency_checks
 from abb.observability.timeouts import run_checks
-from abb.payments.bank_transfer import display_reference
 from abb.training import service as training
-from abb.web.router import SignedInUser, checked_form, render, safe_next
+from abb.web.kit import SignedInUser, checked_form, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25

@@ -10,18 +10,17 @@ from fastapi.responses import RedirectResponse, Response
 from icalendar import Calendar, Event, vText
 from starlette.concurrency import run_in_threadpool
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import User
 from abb.core.config import Settings
 from abb.core.errors import AppError
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.core.i18n import gettext
 from abb.matching import service
 from abb.matching.models import Match, Meeting, Side
 from abb.matching.schemas import counterpart
 from abb.web.errors import render_error_page
 from abb.web.forms import require_confirmation
-from abb.web.router import SignedInUser, checked_form, safe_next
+from abb.web.kit import SignedInUser, checked_form, safe_next
 
 router = APIRouter(include_in_schema=False)
 MEETING_LENGTH = timedelta(hours=1)  # a video call's slot in calendars; the proposal gives only the start

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 
 from abb.core.i18n import current_locale, gettext
 from abb.web.i18n import ensure_place
+from abb.web.kit import render
 from abb.web.messages import field_errors
-from abb.web.router import render
 
 
 def _(message: str) -> str:

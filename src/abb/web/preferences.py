@@ -7,14 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from abb.accounts import service as accounts
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import User
 from abb.core.errors import AppError
-from abb.core.http import SessionDep
+from abb.core.http import SessionDep, SettingsDep
 from abb.core.i18n import LOCALES, current_place, gettext, is_time_zone, supported_locale
 from abb.web.i18n import COMMON_TIME_ZONES, LOCALE_COOKIE, user_time_zone
+from abb.web.kit import CheckedForm, SignedInUser, WebUser, render, safe_next
 from abb.web.messages import password_message
-from abb.web.router import SignedInUser, WebUser, checked_form, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 LOCALE_COOKIE_SECONDS = 365 * 24 * 3600
@@ -28,9 +27,8 @@ def _remember_locale(response: Response, request: Request, locale: str) -> None:
 
 
 @router.post("/language")
-async def switch_language(request: Request, user: WebUser, session: SessionDep) -> Response:
+def switch_language(request: Request, user: WebUser, session: SessionDep, form: CheckedForm) -> Response:
     """The switcher on every page: back to the same page in the chosen language (saved for a signed-in user)."""
-    form = await checked_form(request)
     locale = supported_locale(str(form.get("locale", ""))) or current_place().locale
     if user is not None:
         accounts.set_preferences(session, user=user, locale=locale, time_zone=user.time_zone)
@@ -70,8 +68,7 @@ def settings_page(request: Request, user: SignedInUser, session: SessionDep) -> 
 
 
 @router.post("/settings", response_class=HTMLResponse)
-async def settings_save(request: Request, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def settings_save(request: Request, user: SignedInUser, session: SessionDep, form: CheckedForm) -> Response:
     locale = supported_locale(str(form.get("locale", "")))
     time_zone = str(form.get("time_zone", "")).strip()[:64]
     if not is_time_zone(time_zone):
@@ -85,9 +82,10 @@ async def settings_save(request: Request, user: SignedInUser, session: SessionDe
 
 
 @router.post("/settings/password", response_class=HTMLResponse)
-async def password_change(request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep) -> Response:
+def password_change(
+    request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep, form: CheckedForm
+) -> Response:
     """Changing the password ends every session (the service revokes them): the user signs in again."""
-    form = await checked_form(request)
     current = str(form.get("current_password", ""))[:256]
     new = str(form.get("new_password", ""))[:256]
     if new != str(form.get("new_password_again", ""))[:256]:
@@ -111,9 +109,10 @@ def forgot_page(request: Request, user: WebUser) -> Response:
 
 
 @router.post("/password/forgot", response_class=HTMLResponse)
-async def forgot_submit(request: Request, user: WebUser, session: SessionDep, settings: SettingsDep) -> Response:
+def forgot_submit(
+    request: Request, user: WebUser, session: SessionDep, settings: SettingsDep, form: CheckedForm
+) -> Response:
     """The same answer whether or not the address has an account: nobody learns who is registered."""
-    form = await checked_form(request)
     email = str(form.get("email", "")).strip().lower()[:254]
     if "@" in email:
         accounts.request_password_reset(session, email=email, settings=settings)
@@ -132,8 +131,7 @@ def reset_page(request: Request, token: str = "") -> Response:
 
 
 @router.post("/password/reset", response_class=HTMLResponse)
-async def reset_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await checked_form(request)
+def reset_submit(request: Request, session: SessionDep, settings: SettingsDep, form: CheckedForm) -> Response:
     token = str(form.get("token", ""))[:200]
     new = str(form.get("new_password", ""))[:256]
     if new != str(form.get("new_password_again", ""))[:256]:
