@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from abb.accounts import service as accounts
 from abb.accounts.models import Role, User
@@ -20,11 +20,11 @@ from abb.core.errors import AppError, Forbidden
 from abb.core.http import IdPath, SessionDep
 from abb.core.i18n import gettext
 from abb.deals import payments as deals
-from abb.deals.providers.bank_transfer import display_reference
+from abb.deals import service as deal_service
 from abb.observability.health import dependency_checks
 from abb.observability.timeouts import run_checks
 from abb.training import service as training
-from abb.web.kit import SignedInUser, checked_form, render, safe_next
+from abb.web.kit import CheckedForm, SignedInUser, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25
@@ -94,8 +94,9 @@ def users_page(request: Request, user: AdminPageUser, session: SessionDep) -> Re
     return render(request, "admin/users.html", context)
 
 
-async def _set_active(request: Request, user: User, session: SessionDep, user_id: int, *, active: bool) -> Response:
-    form = await checked_form(request)
+def _set_active(
+    user: User, form: FormData, session: SessionDep, user_id: int, *, active: bool, request: Request
+) -> Response:
     back = safe_next(str(form.get("next", "")), default="/admin/users")
     reason = str(form.get("reason", "")).strip()[:500]
     if not active and not reason:
@@ -103,9 +104,7 @@ async def _set_active(request: Request, user: User, session: SessionDep, user_id
     if form.get("confirm") != "yes":
         return _refused(request, user, gettext("Tick the box to confirm."), back)
     try:
-        await run_in_threadpool(
-            accounts.set_active, session, admin=user, user_id=user_id, active=active, reason=reason or None
-        )
+        accounts.set_active(session, admin=user, user_id=user_id, active=active, reason=reason or None)
     except AppError as exc:
         return _refused(request, user, gettext(exc.detail), back, status=exc.status)
     separator = "&" if "?" in back else "?"
@@ -118,13 +117,17 @@ def _refused(request: Request, user: User, message: str, back: str, *, status: i
 
 
 @router.post("/admin/users/{user_id}/disable")
-async def user_disable(request: Request, user_id: IdPath, user: AdminPageUser, session: SessionDep) -> Response:
-    return await _set_active(request, user, session, user_id, active=False)
+def user_disable(
+    request: Request, user_id: IdPath, user: AdminPageUser, form: CheckedForm, session: SessionDep
+) -> Response:
+    return _set_active(user, form, session, user_id, active=False, request=request)
 
 
 @router.post("/admin/users/{user_id}/enable")
-async def user_enable(request: Request, user_id: IdPath, user: AdminPageUser, session: SessionDep) -> Response:
-    return await _set_active(request, user, session, user_id, active=True)
+def user_enable(
+    request: Request, user_id: IdPath, user: AdminPageUser, form: CheckedForm, session: SessionDep
+) -> Response:
+    return _set_active(user, form, session, user_id, active=True, request=request)
 
 
 @router.get("/admin/companies", response_class=HTMLResponse)
@@ -153,7 +156,7 @@ def deals_page(request: Request, user: AdminPageUser, session: SessionDep) -> Re
         "user": user,
         "section": "deals",
         "attention": deals.deals_needing_attention(session, limit=100),
-        "display_reference": display_reference,
+        "display_reference": deal_service.display_reference,
     }
     return render(request, "admin/deals.html", context)
 
@@ -195,21 +198,18 @@ def course_page(request: Request, course_id: IdPath, user: AdminPageUser, sessio
 
 
 @router.post("/admin/enrollments/{enrollment_id}/complete")
-async def enrollment_complete(
-    request: Request, enrollment_id: IdPath, user: AdminPageUser, session: SessionDep
-) -> Response:
-    form = await checked_form(request)
-    enrollment = await run_in_threadpool(training.complete, session, enrollment_id=enrollment_id, user=user)
+def enrollment_complete(enrollment_id: IdPath, user: AdminPageUser, form: CheckedForm, session: SessionDep) -> Response:
+    enrollment = training.complete(session, enrollment_id=enrollment_id, user=user)
     return RedirectResponse(
         safe_next(str(form.get("next", "")), default=f"/admin/courses/{enrollment.course_id}"), status_code=303
     )
 
 
 @router.get("/admin/status", response_class=HTMLResponse)
-async def status_page(request: Request, user: AdminPageUser) -> Response:
+def status_page(request: Request, user: AdminPageUser) -> Response:
     settings = request.app.state.settings
     checks = dependency_checks(request, settings)
-    results = await run_in_threadpool(run_checks, checks, settings.health_timeout_seconds)
+    results = run_checks(checks, settings.health_timeout_seconds)
     grafana = settings.grafana_url.rstrip("/")
     dashboards = [(title, f"{grafana}/d/{uid}" if grafana else None) for uid, title in DASHBOARDS]
     context = {"user": user, "section": "status", "checks": results, "dashboards": dashboards}

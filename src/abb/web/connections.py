@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from icalendar import Calendar, Event, vText
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from abb.accounts.models import User
 from abb.core.config import Settings
@@ -20,18 +20,19 @@ from abb.matching.models import Match, Meeting, Side
 from abb.matching.schemas import counterpart
 from abb.web.errors import render_error_page
 from abb.web.forms import require_confirmation
-from abb.web.kit import SignedInUser, checked_form, safe_next
+from abb.web.kit import CheckedForm, SignedInUser, safe_next
 
 router = APIRouter(include_in_schema=False)
 MEETING_LENGTH = timedelta(hours=1)  # a video call's slot in calendars; the proposal gives only the start
 
 
 @router.post("/matches/{match_id}/messages")
-async def message_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def message_submit(
+    request: Request, match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep
+) -> Response:
     body = str(form.get("body", ""))[: service.MAX_MESSAGE_CHARS + 1]
     try:
-        await run_in_threadpool(service.post_message, session, match_id=match_id, user=user, body=body)
+        service.post_message(session, match_id=match_id, user=user, body=body)
     except AppError as exc:
         if exc.status != 422:
             raise
@@ -41,11 +42,10 @@ async def message_submit(request: Request, match_id: IdPath, user: SignedInUser,
 
 
 @router.post("/meetings/{meeting_id}/cancel")
-async def meeting_cancel(request: Request, meeting_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def meeting_cancel(meeting_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     require_confirmation(form)
     reason = str(form.get("reason", "")).strip()[:500] or None
-    meeting = await run_in_threadpool(service.cancel_meeting, session, meeting_id=meeting_id, user=user, reason=reason)
+    meeting = service.cancel_meeting(session, meeting_id=meeting_id, user=user, reason=reason)
     return RedirectResponse(f"/matches/{meeting.match_id}#meetings", status_code=303)
 
 
@@ -81,23 +81,20 @@ def calendar_file(meeting: Meeting, match: Match, side: Side, settings: Settings
     return bytes(calendar.to_ical())
 
 
-async def _request_meeting(
-    request: Request, user: User, session: SessionDep, settings: Settings, profile_id: int
-) -> Response:
-    form = await checked_form(request)
-    match = await run_in_threadpool(service.request_match, session, user=user, profile_id=profile_id, settings=settings)
+def _request_meeting(user: User, form: FormData, session: SessionDep, settings: Settings, profile_id: int) -> Response:
+    match = service.request_match(session, user=user, profile_id=profile_id, settings=settings)
     return RedirectResponse(safe_next(str(form.get("next", "")), default=f"/matches/{match.id}"), status_code=303)
 
 
 @router.post("/partners/{profile_id}/request-meeting")
-async def request_partner(
-    request: Request, profile_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
+def request_partner(
+    profile_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    return await _request_meeting(request, user, session, settings, profile_id)
+    return _request_meeting(user, form, session, settings, profile_id)
 
 
 @router.post("/smes/{profile_id}/request-meeting")
-async def request_sme(
-    request: Request, profile_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
+def request_sme(
+    profile_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    return await _request_meeting(request, user, session, settings, profile_id)
+    return _request_meeting(user, form, session, settings, profile_id)
