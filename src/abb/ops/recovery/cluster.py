@@ -153,7 +153,8 @@ class Cluster:
 
     def query(self, sql: str, params: Sequence[object] = (), *, dbname: str = "postgres") -> list[tuple[object, ...]]:
         with self.connect(dbname) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
 
     def scalar(self, sql: str, params: Sequence[object] = (), *, dbname: str = "postgres") -> object:
         rows = self.query(sql, params, dbname=dbname)

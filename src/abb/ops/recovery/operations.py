@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from abb.ops.recovery import documents, metrics
 from abb.ops.recovery.cluster import Cluster, default_bin_dir
@@ -197,8 +200,14 @@ def restore(
 def _start_and_recover(cluster: Cluster, target: datetime | None) -> None:
     log_start = cluster.log_file.stat().st_size if cluster.log_file and cluster.log_file.exists() else 0
     try:
-        cluster.start()
-        cluster.wait_until("SELECT NOT pg_is_in_recovery()", timeout=3600, what="recovery to end (promotion)")
+        cluster.start()  # returns once hot standby accepts connections, before the target is reached
+        while True:
+            with contextlib.suppress(psycopg.Error):
+                if not cluster.in_recovery():
+                    break
+            if not cluster.is_running():
+                raise RecoveryError("PostgreSQL stopped during recovery: see its log")
+            time.sleep(0.1)
     except RecoveryError as exc:
         log = _log_since(cluster.log_file, log_start)
         if "recovery ended before configured recovery target was reached" in log:
