@@ -130,3 +130,31 @@ def register(app: typer.Typer) -> None:
     app.add_typer(backup_app, name="backup")
     app.command("restore")(restore)
     app.add_typer(dr_app, name="dr")
+
+
+@dr_app.command("drill")
+def dr_drill(
+    size_mb: Annotated[int, typer.Option("--size-mb", min=1, max=100_000, help="Database size to drill")] = 30,
+    writers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent writers through the API")] = 2,
+    before: Annotated[float, typer.Option(min=0.5, help="Seconds of writes before the target")] = 4.0,
+    after: Annotated[float, typer.Option(min=0.5, help="Seconds of writes after the target")] = 3.0,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here")] = None,
+    pushgateway: Annotated[str, typer.Option(envvar="ABB_PUSHGATEWAY_URL", help="Push the figures here")] = "",
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the clusters and logs for a look")] = False,
+) -> None:
+    """Backup, writes through the API, disaster, restore to a target: prints and reports RTO and RPO."""
+    from abb.ops.recovery.drill import DrillOptions, run_drill
+
+    options = DrillOptions(
+        size_mb=size_mb,
+        writers=writers,
+        seconds_before_target=before,
+        seconds_after_target=after,
+        report=report,
+        pushgateway_url=pushgateway,
+        keep=keep,
+    )
+    with one_line_errors():
+        result = run_drill(options, echo=echo)
+    if not result["passed"]:
+        raise typer.Exit(1)
