@@ -26,7 +26,7 @@ def one_line_errors() -> Iterator[None]:
     try:
         yield
     except RecoveryError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {str(exc).strip().splitlines()[0]}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -158,3 +158,47 @@ def dr_drill(
         result = run_drill(options, echo=echo)
     if not result["passed"]:
         raise typer.Exit(1)
+
+
+def _local_server():  # type: ignore[no-untyped-def]
+    from abb.ops.recovery.operations import server
+
+    return server(_settings())
+
+
+@dr_app.command("failover")
+def dr_failover(
+    primary: Annotated[str, typer.Option(help="HOST:PORT of the primary being replaced")],
+    force: Annotated[bool, typer.Option("--force", help="Promote although the primary still answers")] = False,
+) -> None:
+    """Promote the standby on this host (ABB_BACKUP_PG_*) to primary; refuses while the old primary answers."""
+    from abb.ops.recovery.failover import promote, remote
+
+    with one_line_errors():
+        promote(_local_server(), primary=remote(primary), force=force, echo=echo)
+
+
+@dr_app.command("watch")
+def dr_watch(
+    primary: Annotated[str, typer.Option(help="HOST:PORT of the primary to watch")],
+    grace: Annotated[float, typer.Option(min=1, help="Seconds of silence before promoting")] = 30.0,
+) -> None:
+    """Watchdog on the standby's host: promote the local standby once the primary is silent for GRACE seconds."""
+    from abb.ops.recovery.failover import remote, watch
+
+    with one_line_errors():
+        promoted = watch(remote(primary), _local_server(), grace=grace, interval=1.0, echo=echo)
+    if not promoted:
+        raise typer.Exit(1)
+
+
+@dr_app.command("rebuild-standby")
+def dr_rebuild_standby(
+    primary: Annotated[str, typer.Option(help="HOST:PORT of the new primary to follow")],
+    force: Annotated[bool, typer.Option("--force", help="Replace this host's data directory")] = False,
+) -> None:
+    """Turn this host's stopped (old primary) server into a standby of PRIMARY, then turn sync replication on."""
+    from abb.ops.recovery.failover import rebuild_standby, remote
+
+    with one_line_errors():
+        rebuild_standby(_local_server(), remote(primary), force=force, echo=echo)

@@ -142,25 +142,43 @@ class App:
 
 
 def generate(cluster: Cluster, size_mb: int, echo: Echo) -> int:
-    """Add users (cloned from the demo SME's row shape) until the database holds `size_mb` megabytes."""
+    """Add SMEs (a user and a profile each, shaped like the demo SME's) until the database holds `size_mb` MB.
+
+    Each profile carries ~1.5 kB of product text: under PostgreSQL's 2 kB compression threshold, so the
+    bytes are real, and five times fewer rows than users alone would need."""
     wanted = size_mb * 1_000_000
     with psycopg.connect(cluster.conninfo(DATABASE), autocommit=True) as conn:
+        copied = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'sme_profiles' "
+                "AND column_name NOT IN ('id', 'owner_id', 'products') ORDER BY ordinal_position"
+            )
+        ]
+        columns = ", ".join(f'"{c}"' for c in copied)
         size = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
         for batch in itertools.count():
             if size >= wanted:
                 break
-            rows = max(1000, min(200_000, int((wanted - size) / 400)))  # ~400 bytes a user with its indexes
+            rows = max(500, min(100_000, int((wanted - size) / 1900)))  # ~1.9 kB a user with its profile
             conn.execute(
-                """INSERT INTO users (email, password_hash, full_name, role, is_active, token_version,
-                                      created_at, updated_at)
-                   SELECT 'generated-' || %(batch)s || '-' || g || '@drill.example', u.password_hash,
-                          'Generated user ' || g || ' ' || md5(g::text), u.role, true, 0, now(), now()
-                   FROM users u, generate_series(1, %(rows)s) g WHERE u.email = %(demo)s""",
+                f"""WITH demo AS (SELECT u.password_hash, u.role, p.* FROM users u
+                                  JOIN sme_profiles p ON p.owner_id = u.id WHERE u.email = %(demo)s),
+                    added AS (
+                      INSERT INTO users (email, password_hash, full_name, role, is_active, token_version,
+                                         created_at, updated_at)
+                      SELECT 'generated-' || %(batch)s || '-' || g || '@drill.example', demo.password_hash,
+                             'Generated SME ' || g, demo.role, true, 0, now(), now()
+                      FROM demo, generate_series(1, %(rows)s) g
+                      RETURNING id)
+                   INSERT INTO sme_profiles (owner_id, products, {columns})
+                   SELECT added.id, repeat(md5(added.id::text) || ' ', 45), {columns}
+                   FROM added, demo""",  # noqa: S608 - column names read from the catalog
                 {"batch": batch, "rows": rows, "demo": DEMO["sme"]},
             )
             size = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
             echo(f"  generated data: {size / 1e6:,.0f} / {size_mb} MB")
-        conn.execute("VACUUM ANALYZE users")
+        conn.execute("VACUUM ANALYZE users, sme_profiles")
     return size
 
 
@@ -351,6 +369,11 @@ def run_drill(options: DrillOptions, echo: Echo = print) -> dict[str, Any]:
         echo(f"1/6 schema, demo data and {options.size_mb} MB of generated rows on port {cluster.port}")
         app.prepare_schema()
         database_bytes = generate(cluster, options.size_mb, echo)
+        echo("  waiting for WAL archiving to catch up")
+        segment = cluster.scalar("SELECT pg_walfile_name(pg_switch_wal())")
+        cluster.wait_until(
+            f"SELECT last_archived_wal >= '{segment}' FROM pg_stat_archiver", timeout=3600, what="WAL archived"
+        )
         steps["generate_seconds"] = time.monotonic() - clock
 
         clock = time.monotonic()
