@@ -152,7 +152,7 @@ def generate(cluster: Cluster, size_mb: int, echo: Echo) -> int:
             r[0]
             for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'sme_profiles' "
-                "AND column_name NOT IN ('id', 'owner_id', 'products') ORDER BY ordinal_position"
+                "AND column_name NOT IN ('id', 'owner_id', 'products', 'vat_number') ORDER BY ordinal_position"
             )
         ]
         columns = ", ".join(f'"{c}"' for c in copied)
@@ -171,8 +171,9 @@ def generate(cluster: Cluster, size_mb: int, echo: Echo) -> int:
                              'Generated SME ' || g, demo.role, true, 0, now(), now()
                       FROM demo, generate_series(1, %(rows)s) g
                       RETURNING id)
-                   INSERT INTO sme_profiles (owner_id, products, {columns})
-                   SELECT added.id, repeat(md5(added.id::text) || ' ', 45), {columns}
+                   INSERT INTO sme_profiles (owner_id, vat_number, products, {columns})
+                   SELECT added.id, 'XG' || lpad(added.id::text, 11, '0'), repeat(md5(added.id::text) || ' ', 45),
+                          {columns}
                    FROM added, demo""",  # noqa: S608 - column names read from the catalog
                 {"batch": batch, "rows": rows, "demo": DEMO["sme"]},
             )
