@@ -91,7 +91,9 @@ def refused(result, *words: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def data_files(sandbox: Sandbox) -> dict[str, int]:
-    return {str(p.relative_to(sandbox.cluster.data_dir)): p.stat().st_mtime_ns for p in sandbox.cluster.data_dir.rglob("*")}
+    return {
+        str(p.relative_to(sandbox.cluster.data_dir)): p.stat().st_mtime_ns for p in sandbox.cluster.data_dir.rglob("*")
+    }
 
 
 def test_backup_run_goes_to_both_repositories_and_copies_the_documents(sandbox: Sandbox) -> None:

@@ -7,17 +7,17 @@ lost and every table matches its state at the target.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from abb.ops.monitoring_stack import pushgateway
-from abb.ops.recovery.drill import DrillOptions, run_drill
 from abb.ops.recovery.cluster import free_port
+from abb.ops.recovery.drill import DrillOptions, run_drill
 from tests.harness.services import unavailable
 
 pytestmark = pytest.mark.postgres
@@ -25,7 +25,9 @@ pytestmark = pytest.mark.postgres
 
 def test_small_drill_restores_the_target_state_and_reports_rto_and_rpo(tmp_path: Path) -> None:
     if shutil.which("pgbackrest") is None or shutil.which("prometheus-pushgateway") is None:
-        unavailable("pgBackRest and the Pushgateway are needed (Debian packages 'pgbackrest', 'prometheus-pushgateway')")
+        unavailable(
+            "pgBackRest and the Pushgateway are needed (Debian packages 'pgbackrest', 'prometheus-pushgateway')"
+        )
     gateway = pushgateway(tmp_path, free_port()).start()
     workdir = Path(tempfile.mkdtemp(prefix="abb-dr-drill-test-"))
     lines: list[str] = []
@@ -54,9 +56,15 @@ def test_small_drill_restores_the_target_state_and_reports_rto_and_rpo(tmp_path:
     assert report["tables_mismatched"] == []
     assert {"users", "deals", "deal_events", "enrollments", "courses", "matches"} <= set(report["tables"])
     assert report["database_bytes"] >= 20_000_000
-    assert 0 < report["rto_seconds"] and 0 <= report["rpo"]["archive_exposure_seconds"]
+    assert report["rto_seconds"] > 0 and report["rpo"]["archive_exposure_seconds"] >= 0
     assert any(line.startswith("RTO ") and "PASSED" in line for line in lines)
-    assert f"abb_dr_drill_rpo_rows{{" in gateway_metrics or "abb_dr_drill_rpo_rows 0" in gateway_metrics
-    assert "abb_dr_drill_rto_seconds" in gateway_metrics
-    assert "abb_dr_drill_last_run_timestamp_seconds" in gateway_metrics
-    assert not os.listdir(workdir) if workdir.exists() else True
+    pushed = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(gateway_metrics)
+        for sample in family.samples
+        if sample.labels.get("job") == "abb-dr-drill"
+    }
+    assert pushed["abb_dr_drill_rpo_rows"] == 0
+    assert pushed["abb_dr_drill_rto_seconds"] == pytest.approx(report["rto_seconds"])
+    assert pushed["abb_dr_drill_success"] == 1
+    assert pushed["abb_dr_drill_last_run_timestamp_seconds"] > 0

@@ -7,9 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:  # imported when a command runs: `abb --help` stays fast
+    from abb.ops.recovery.cluster import Cluster
+    from abb.ops.recovery.settings import RecoverySettings
 
 backup_app = typer.Typer(help="pgBackRest backups of the PostgreSQL database and the uploaded documents.")
 dr_app = typer.Typer(help="Disaster recovery: drills, failover to the standby, rebuilding a standby.")
@@ -30,7 +34,7 @@ def one_line_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> RecoverySettings:
     from abb.ops.recovery.settings import RecoverySettings
 
     return RecoverySettings()
@@ -160,7 +164,7 @@ def dr_drill(
         raise typer.Exit(1)
 
 
-def _local_server():  # type: ignore[no-untyped-def]
+def _local_server() -> Cluster:
     from abb.ops.recovery.operations import server
 
     return server(_settings())

@@ -153,7 +153,7 @@ class Cluster:
 
     def query(self, sql: str, params: Sequence[object] = (), *, dbname: str = "postgres") -> list[tuple[object, ...]]:
         with self.connect(dbname) as conn:
-            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
     def scalar(self, sql: str, params: Sequence[object] = (), *, dbname: str = "postgres") -> object:
@@ -168,6 +168,16 @@ class Cluster:
 
     def in_recovery(self) -> bool:
         return bool(self.scalar("SELECT pg_is_in_recovery()"))
+
+    def archive_current_wal(self, *, timeout: float) -> str:
+        """Close the current WAL segment and wait until the archiver has shipped it; returns its name."""
+        segment = str(self.scalar("SELECT pg_walfile_name(pg_switch_wal())"))
+        deadline = time.monotonic() + timeout
+        while not self.scalar("SELECT coalesce(last_archived_wal >= %s, false) FROM pg_stat_archiver", (segment,)):
+            if time.monotonic() > deadline:
+                raise RecoveryError(f"WAL segment {segment} was not archived within {timeout:.0f}s")
+            time.sleep(0.1)
+        return segment
 
     def wait_until(self, check_sql: str, *, timeout: float, what: str, dbname: str = "postgres") -> None:
         deadline = time.monotonic() + timeout

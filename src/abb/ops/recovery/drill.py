@@ -355,7 +355,7 @@ def _missing(cluster: Cluster, acks: list[Ack]) -> list[Ack]:
 
 def run_drill(options: DrillOptions, echo: Echo = print) -> dict[str, Any]:
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="abb-dr-drill-"))
-    os.chmod(workdir, 0o755)
+    os.chmod(workdir, 0o755)  # noqa: S103 - the postgres user must reach the clusters inside
     var_dir = workdir / "var"
     var_dir.mkdir(parents=True, exist_ok=True)
     box = Sandbox.create(workdir / "box")
@@ -371,10 +371,7 @@ def run_drill(options: DrillOptions, echo: Echo = print) -> dict[str, Any]:
         app.prepare_schema()
         database_bytes = generate(cluster, options.size_mb, echo)
         echo("  waiting for WAL archiving to catch up")
-        segment = cluster.scalar("SELECT pg_walfile_name(pg_switch_wal())")
-        cluster.wait_until(
-            f"SELECT last_archived_wal >= '{segment}' FROM pg_stat_archiver", timeout=3600, what="WAL archived"
-        )
+        cluster.archive_current_wal(timeout=3600)
         steps["generate_seconds"] = time.monotonic() - clock
 
         clock = time.monotonic()
@@ -407,10 +404,7 @@ def run_drill(options: DrillOptions, echo: Echo = print) -> dict[str, Any]:
         exposure = float(archived[0] or 0.0) if archived[1] else 0.0  # type: ignore[arg-type]
         # A drill's disaster is announced: the WAL holding the target is shipped now (a real one would lose
         # at most `exposure`, bounded by archive_timeout).
-        segment = cluster.scalar("SELECT pg_walfile_name(pg_switch_wal())")
-        cluster.wait_until(
-            f"SELECT last_archived_wal >= '{segment}' FROM pg_stat_archiver", timeout=120, what="WAL archived"
-        )
+        cluster.archive_current_wal(timeout=300)
 
         echo("4/6 disaster: app and PostgreSQL killed, data directory wiped")
         disaster = time.monotonic()

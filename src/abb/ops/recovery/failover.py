@@ -1,9 +1,10 @@
 """A streaming standby beside the primary, its promotion, and the old primary rebuilt as the new standby.
 
-Replication is synchronous once the standby streams (`synchronous_standby_names = '*'`): a commit is acknowledged only once the
-standby has it, so promoting the standby loses no acknowledged write. The price: with the standby gone the
-primary's writes wait, so promotion first turns synchronous replication off on the new primary (it has
-no standby yet) and `rebuild_standby` turns it back on once the rebuilt node streams.
+Replication is synchronous once the standby streams (`synchronous_standby_names = '*'`): a commit is
+acknowledged only once the standby has it, so promoting the standby loses no acknowledged write. The
+price: with the standby gone the primary's writes wait, so promotion first turns synchronous replication
+off on the new primary (it has no standby yet) and `rebuild_standby` turns it back on once the rebuilt
+node streams.
 
 `watch` is the automatic part: run on the standby's host, it promotes the standby once the primary has
 not answered for `grace` seconds. It cannot fence the old primary, so the old primary must stay down
@@ -111,7 +112,9 @@ def promote(standby: Cluster, *, primary: Cluster | None, force: bool = False, e
         raise RecoveryError(f"{standby.host}:{standby.port} did not finish promotion within 120 s")
     set_synchronous(standby, on=False)  # no standby follows the new primary yet: commits would wait forever
     seconds = time.monotonic() - started
-    echo(f"promoted {standby.host}:{standby.port} in {seconds:.2f}s; synchronous replication off until a standby is back")
+    echo(
+        f"promoted {standby.host}:{standby.port} in {seconds:.2f}s; synchronous replication off until a standby is back"
+    )
     return seconds
 
 

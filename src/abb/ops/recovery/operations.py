@@ -193,7 +193,12 @@ def restore(
         count = documents.restore(source, settings.upload_dir, at=target, force=force)
         echo(f"documents: {count} files restored into {settings.upload_dir} from {source}, checksums verified")
     return RestoreOutcome(
-        target, chosen["label"], chosen["database"]["repo-key"], restored_at - started, recovered_at - restored_at, count
+        target,
+        chosen["label"],
+        chosen["database"]["repo-key"],
+        restored_at - started,
+        recovered_at - restored_at,
+        count,
     )
 
 

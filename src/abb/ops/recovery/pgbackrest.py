@@ -120,9 +120,7 @@ class Backrest:
             name,
         ]
 
-    def run(
-        self, name: str, *args: str, echo: Callable[[str], None] | None = None, timeout: float = 6 * 3600
-    ) -> str:
+    def run(self, name: str, *args: str, echo: Callable[[str], None] | None = None, timeout: float = 6 * 3600) -> str:
         """Run a pgBackRest command; with `echo`, its progress lines are passed on as they come."""
         if not self.settings.config_file.exists():
             raise RecoveryError(f"{self.settings.config_file} does not exist: run `abb backup configure` first")

@@ -38,7 +38,7 @@ class Sandbox:
         give_to_server_user(root, 0o755)
         cluster = Cluster.create(root / "primary")
         settings = RecoverySettings(
-            _env_file=None,  # type: ignore[call-arg]  # nothing from the operator's environment
+            _env_file=None,  # nothing from the operator's environment
             config_file=root / "pgbackrest" / "pgbackrest.conf",
             passphrase_file=write_secret(root / "secrets" / "backup-passphrase", secrets.token_urlsafe(32)),
             log_dir=root / "pgbackrest" / "log",
