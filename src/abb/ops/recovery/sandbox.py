@@ -15,7 +15,7 @@ from pathlib import Path
 
 from abb.ops.recovery.cluster import Cluster, give_to_server_user
 from abb.ops.recovery.errors import RecoveryError
-from abb.ops.recovery.pgbackrest import render_archiving, write_config
+from abb.ops.recovery.pgbackrest import Backrest, render_archiving, write_config
 from abb.ops.recovery.settings import RecoverySettings
 
 
@@ -57,6 +57,7 @@ class Sandbox:
         with open(cluster.data_dir / "postgresql.conf", "a") as conf:
             conf.write("\n" + render_archiving(settings))
         cluster.start()
+        Backrest(settings).ensure_stanza()  # archiving fails until the stanza exists
         return cls(root, settings, cluster)
 
     def close(self) -> None:
