@@ -314,10 +314,7 @@ def backups_section() -> tuple[str, list[Panel]]:
                 "WAL archive age, archive failures, replication lag",
                 ("max(pg_archiver_last_archive_age_seconds)", "seconds since the last archived segment"),
                 ("sum(increase(pg_archiver_failed_count[1h]))", "archive failures per hour"),
-                (
-                    "max by (application_name) (pg_replication_standby_replay_lag_seconds)",
-                    "{{application_name}} lag (s)",
-                ),
+                ("max by (instance) (pg_replication_max_replay_lag_seconds)", "{{instance}} standby lag (s)"),
                 unit="short",
             ),
             stat("Last drill RTO", "abb_dr_drill_rto_seconds", unit="s", description="Target: 300 s at 1 GB."),
