@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -177,6 +178,16 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(request, exc.status_code, slug, title, detail)
         if exc.headers:
             response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # A lost or read-only database (a restart, a failover in progress): transient, so 503 and a retry hint.
+        log.warning("database unavailable", extra={"error.type": type(exc.orig).__name__})
+        response = error_response(
+            request, 503, "service-unavailable", "A dependency is unavailable", "The database is unavailable; retry."
+        )
+        response.headers["Retry-After"] = "2"
         return response
 
     @app.exception_handler(Exception)
