@@ -44,7 +44,7 @@ def serve(
         reload=reload,
         proxy_headers=True,
         access_log=False,  # abb.observability writes one JSON access line per request
-        log_config=uvicorn_log_config() if settings.log_json else uvicorn.config.LOGGING_CONFIG,
+        log_config=uvicorn_log_config(),  # uvicorn's records go through our handler (JSON or text lines)
     )
 
 
