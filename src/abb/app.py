@@ -17,13 +17,14 @@ from abb.core.config import Settings, get_settings
 from abb.core.database import Database
 from abb.core.errors import install_error_handlers
 from abb.core.garbage_collection import settle_after_startup
-from abb.core.http import BodySizeLimitMiddleware
+from abb.core.http import AdmissionGate, BodySizeLimitMiddleware
 from abb.core.openapi import Problem
 from abb.deals.pages import router as deals_pages
 from abb.deals.router import router as deals_router
 from abb.matching.pages import router as matching_pages
 from abb.matching.router import router as matching_router
 from abb.observability import install_observability
+from abb.observability.recorder import recorder
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
 from abb.payments.webhooks import router as payments_webhooks
 from abb.training.pages import router as training_pages
@@ -60,9 +61,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
         settle_after_startup(settings.gc_gen0_threshold)
+        loop_lag = getattr(app.state, "loop_lag", None)
+        if loop_lag is not None:
+            loop_lag.start()
         try:
             yield
         finally:
+            # On SIGTERM uvicorn gives requests ABB_SHUTDOWN_GRACE_SECONDS, cancels the rest, then comes here:
+            # what they did is in the access log and the metrics before the process goes.
+            if loop_lag is not None:
+                await loop_lag.stop()
+            recorder.flush()
             if owns_db:
                 app.state.db.dispose()
 
@@ -77,9 +86,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         telemetry={"operation_spans": False},
     )
     app.state.settings = settings
+    app.state.gate = AdmissionGate(
+        limit=settings.resolved_request_concurrency,
+        max_waiting=settings.request_queue_max,
+        wait_seconds=settings.request_queue_seconds,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if database is not None:
         app.state.db = database
-    install_error_handlers(app)
+    install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     app.state.html_error_renderer = render_error
     app.add_exception_handler(SignInRequired, redirect_to_sign_in)
     for router in ROUTERS:
