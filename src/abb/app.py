@@ -21,6 +21,7 @@ from abb.core.http import AdmissionGate, BodySizeLimitMiddleware
 from abb.core.openapi import Problem
 from abb.deals.pages import router as deals_pages
 from abb.deals.router import router as deals_router
+from abb.matching.engine import warm_up as warm_up_matching
 from abb.matching.pages import router as matching_pages
 from abb.matching.router import router as matching_router
 from abb.observability import install_observability
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
+        warm_up_matching()  # before settle_after_startup: what it loads is frozen with the rest
         settle_after_startup(settings.gc_gen0_threshold)
         loop_lag = getattr(app.state, "loop_lag", None)
         if loop_lag is not None:

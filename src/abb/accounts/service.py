@@ -55,9 +55,11 @@ def _check_password(password: str, *, email: str, settings: Settings, field: str
 
 def register(session: Session, *, email: str, password: str, full_name: str, role: Role, settings: Settings) -> User:
     _check_password(password, email=email, settings=settings)
+    # Hashed before the transaction begins: no lock (SQLite: the write lock) is held while Argon2 runs.
+    password_hash = hash_password(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this e-mail address already exists.")
-    user = User(email=email, password_hash=hash_password(password), full_name=full_name, role=role)
+    user = User(email=email, password_hash=password_hash, full_name=full_name, role=role)
     session.add(user)
     try:
         session.commit()
@@ -70,6 +72,7 @@ def register(session: Session, *, email: str, password: str, full_name: str, rol
 
 def authenticate(session: Session, *, email: str, password: str) -> User:
     user = session.scalar(select(User).where(User.email == email))
+    session.commit()  # the read ends before the slow hash check: no transaction (or SQLite write lock) waits on it
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("E-mail or password is wrong.")
     if not user.is_active:
@@ -239,6 +242,7 @@ def _record_activity(session: Session, *, user: User) -> None:
 def change_password(
     session: Session, *, user: User, current_password: str, new_password: str, settings: Settings
 ) -> None:
+    session.commit()  # no transaction held while Argon2 verifies and hashes
     if not verify_password(user.password_hash, current_password):
         raise Forbidden("The current password is wrong.")
     _check_password(new_password, email=user.email, settings=settings, field="new_password")
