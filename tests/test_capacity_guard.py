@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -201,3 +202,45 @@ def test_past_capacity_requests_are_shed_with_503_and_retry_after_and_counted(wo
         counts = Counter(statuses)
         assert set(counts) <= {200, 503} and counts[503] > 0 and counts[200] > 0, counts
         assert sample(shed, "abb_http_requests_shed_total", reason="queue_full") == counts[503]
+
+
+def test_sigterm_stops_the_server_within_its_grace_period_even_with_a_request_stuck(world: World, tmp_path: Path):
+    # The test holds the match's row lock, so an accept waits in PostgreSQL (for up to a minute here).
+    env = {**world.env, "ABB_SHUTDOWN_GRACE_SECONDS": "2", "ABB_DATABASE_LOCK_TIMEOUT_SECONDS": "60"}
+    log_path = tmp_path / "stopping.log"
+    served = Served(env, log_path, workers=2).start()
+    plain_url = world.url.replace("postgresql+psycopg://", "postgresql://")
+    blocker = psycopg.connect(plain_url)
+    stuck: list[BaseException | int] = []
+    try:
+        with httpx.Client(base_url=served.url, timeout=CLIENT_TIMEOUT) as client:
+            headers = token(client, world.parties.sme_user.email)
+            assert client.get("/api/v1/me", headers=headers).status_code == 200
+        blocker.execute("SELECT id FROM matches WHERE id = %s FOR UPDATE", (world.parties.match.id,))
+
+        def accept() -> None:
+            try:
+                url = f"{served.url}/api/v1/matches/{world.parties.match.id}/accept"
+                stuck.append(httpx.post(url, headers=headers, timeout=CLIENT_TIMEOUT).status_code)
+            except httpx.HTTPError as exc:
+                stuck.append(exc)
+
+        caller = threading.Thread(target=accept)
+        caller.start()
+        with psycopg.connect(plain_url, autocommit=True) as watcher:  # pg_stat_activity is read afresh each time
+            wait_until(
+                lambda: watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0],  # type: ignore[index]
+                timeout=30,
+                what="the accept waiting for the row lock",
+            )
+        sent = time.monotonic()
+        status = served.terminate(timeout=20)  # grace 2 s; raises if the server outlives 20 s
+        stopped_after = time.monotonic() - sent
+        caller.join(timeout=CLIENT_TIMEOUT)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert stopped_after < 15, f"the server took {stopped_after:.1f}s to stop (exit status {status})"
+    assert stuck, "the stuck request's caller never returned"
+    # The request answered just before SIGTERM is in the access log: batched lines were flushed on the way out.
+    assert '"message":"GET /api/v1/me 200"' in log_path.read_text()

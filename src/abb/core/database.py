@@ -96,9 +96,10 @@ def make_engine(settings: Settings) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # A deferred transaction that read and then writes cannot wait for the write lock: if another
             # writer committed meanwhile, SQLite fails it at once with "database is locked" (busy_timeout does
-            # not apply to that upgrade). So transactions take the write lock when they begin (IMMEDIATE; they
-            # queue for it up to busy_timeout), except those of read requests (`read_only_engine`).
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READS_ONLY) else "BEGIN IMMEDIATE")
+            # not apply to that upgrade). So work that writes (`writing_engine`: requests other than GET and
+            # HEAD, tasks) takes the write lock when its transaction begins (IMMEDIATE), queueing for it up to
+            # busy_timeout; everything else begins deferred, so reads never wait for writers (WAL).
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITES) else "BEGIN")
 
         return engine
     timeouts = (
@@ -119,13 +120,13 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-_READS_ONLY = "abb_reads_only"
+_WRITES = "abb_writes"
 
 
-def read_only_engine(engine: Engine) -> Engine:
-    """The same engine and pool, for work that only reads: on SQLite its transactions begin deferred, so reads
-    never queue behind writers (WAL). A write there may still fail with "database is locked"."""
-    return engine.execution_options(**{_READS_ONLY: True})
+def writing_engine(engine: Engine) -> Engine:
+    """The same engine and pool, for work that writes: on SQLite its transactions begin IMMEDIATE (they wait
+    for the write lock up front instead of failing when they first write); elsewhere nothing changes."""
+    return engine.execution_options(**{_WRITES: True})
 
 
 class Database:
@@ -137,8 +138,8 @@ class Database:
             engine = make_engine(settings)
         self.engine = engine
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        # For requests that only read (GET, HEAD): on SQLite their transactions do not take the write lock.
-        self.read_session_factory = sessionmaker(bind=read_only_engine(self.engine), expire_on_commit=False)
+        # For requests that write (not GET or HEAD): on SQLite their transactions take the write lock up front.
+        self.write_session_factory = sessionmaker(bind=writing_engine(self.engine), expire_on_commit=False)
 
     def open_first_connection(self) -> None:
         """Connect once before serving: SQLAlchemy runs its first-connect hooks on the first connection, and

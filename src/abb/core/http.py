@@ -201,7 +201,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     await gate.enter()
     try:
         database = state.db
-        factory = database.read_session_factory if request.method in _READ_METHODS else database.session_factory
+        factory = database.session_factory if request.method in _READ_METHODS else database.write_session_factory
         session = factory()
         try:
             yield session
