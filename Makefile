@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock serve clean help monitoring
+.PHONY: run test lint lock serve clean help monitoring perf
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
+	@echo "make perf   - load tests: PostgreSQL, production settings, several workers, locust in steps (docs/capacity.md)"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -44,14 +45,21 @@ test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks perf
+	$(BIN)/ruff format --check src tests benchmarks perf
 	$(BIN)/mypy
 
 # Local monitoring stack (docs/monitoring.md): configs derived from deploy/, targets rewritten to $(HOST):$(PORT).
 monitoring: $(VENV)/.runtime-installed
 	scripts/install-test-services.sh
 	$(BIN)/python -m abb.ops.monitoring_stack --app $(HOST):$(PORT)
+
+# Load tests (docs/capacity.md): bounded (steps of PERF_STEP_SECONDS up to PERF_MAX_USERS); JSON in var/perf/.
+PERF_STEP_SECONDS ?= 30
+PERF_MAX_USERS ?= 300
+perf: $(VENV)/.dev-installed
+	scripts/install-test-services.sh
+	$(BIN)/python perf/run.py --step-seconds $(PERF_STEP_SECONDS) --max-users $(PERF_MAX_USERS)
 
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock

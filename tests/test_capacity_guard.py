@@ -212,6 +212,7 @@ def test_sigterm_stops_the_server_within_its_grace_period_even_with_a_request_st
     plain_url = world.url.replace("postgresql+psycopg://", "postgresql://")
     blocker = psycopg.connect(plain_url)
     stuck: list[BaseException | int] = []
+    stopped_after = float("inf")
     try:
         with httpx.Client(base_url=served.url, timeout=CLIENT_TIMEOUT) as client:
             headers = token(client, world.parties.sme_user.email)
@@ -240,6 +241,7 @@ def test_sigterm_stops_the_server_within_its_grace_period_even_with_a_request_st
     finally:
         blocker.rollback()
         blocker.close()
+        served.__exit__()  # stops it if the test failed before the SIGTERM under test
     assert stopped_after < 15, f"the server took {stopped_after:.1f}s to stop (exit status {status})"
     assert stuck, "the stuck request's caller never returned"
     # The request answered just before SIGTERM is in the access log: batched lines were flushed on the way out.
