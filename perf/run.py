@@ -5,7 +5,8 @@
 
 A throwaway PostgreSQL (tests/harness) gets the demo data (`abb seed-demo`); `abb serve --workers N` runs with
 production settings (ABB_ENV=production: a random secret key, Secure cookies, metrics and access log on); locust
-runs headless against loopback (perf/locustfile.py) for `--step-seconds` per step: 50 users, then 50 more each
+runs headless against loopback (perf/locustfile.py); users start at 2 a second (each signs in: Argon2 at production
+cost) and the step's figures cover the `--step-seconds` after all have started: 50 users, then 50 more each
 step until p95 passes 1 s, errors appear, or `--max-users` (the run is bounded). For each step: a table per
 endpoint (requests/s, p50/p95/p99, errors), and where the time goes from the service's own /metrics (database
 statement time and pool waits per request, against request time). The knee is the most users with p95 < 300 ms
@@ -39,6 +40,9 @@ from tests.harness.services import PostgresServer  # noqa: E402
 BIN = Path(sys.executable).parent
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 READ_P95, WRITE_P95, KNEE_P95, STOP_P95 = 0.100, 0.300, 0.300, 1.0
+# Users start at this rate: each signs in (Argon2 at production cost, one at a time per worker: about 2 per
+# second per worker on a busy 2-core machine), and the step's figures start once all have started.
+SPAWN_RATE = 2
 
 
 def metric_sums(url: str) -> dict[str, float]:
@@ -93,9 +97,9 @@ def run_step(url: str, users: int, seconds: int, work: Path) -> tuple[list[dict[
         "-u",
         str(users),
         "-r",
-        str(max(10, users // 5)),
+        str(SPAWN_RATE),
         "-t",
-        f"{seconds}s",
+        f"{users // SPAWN_RATE + seconds}s",
         "--host",
         url,
         "--csv",

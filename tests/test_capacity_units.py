@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
@@ -105,3 +107,38 @@ def test_an_unreachable_database_is_503_with_retry_after_not_500():
 def test_settings_refuse_capacity_values_that_could_deadlock_or_duplicate(overrides: dict[str, int], named: str):
     with pytest.raises(ValidationError, match=named):
         make_settings(**overrides)
+
+
+def test_a_client_that_leaves_before_its_body_arrives_is_not_a_server_error(tmp_path: Path):
+    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'abb.sqlite3'}")
+    app = create_app(settings, database=Database(engine=make_engine(settings)))
+
+    @app.post("/read-the-body")  # as the sign-in form does: the body read by the handler, not by FastAPI
+    async def read_the_body(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/read-the-body",
+        "raw_path": b"/read-the-body",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 443),
+        "scheme": "https",
+        "root_path": "",
+        "http_version": "1.1",
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    assert start["status"] == 499

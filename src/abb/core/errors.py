@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 # Errors that say the database cannot serve now (not that the request is wrong): 503 + Retry-After.
 DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
@@ -23,6 +24,7 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sqlalchemy.exc.TimeoutError,  # no pooled connection within ABB_DATABASE_POOL_TIMEOUT
 )
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+CLIENT_CLOSED_REQUEST = 499
 PROBLEM_BASE = "https://africabusinessbridge.example/problems/"
 log = logging.getLogger("abb.errors")
 
@@ -199,6 +201,12 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int = 2) -> Non
 
     for error in DATABASE_UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, _database_error)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_left(_request: Request, _exc: ClientDisconnect) -> Response:
+        # The client went away before its body arrived (a load test stopping, a closed tab): nobody reads the
+        # answer, and it is not a server error. 499 is nginx's "client closed request".
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
