@@ -63,9 +63,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
         warm_up_matching()  # before settle_after_startup: what it loads is frozen with the rest
-        # The loop's thread waits for the GIL behind request threads running Python; a shorter switch interval
-        # (5 ms by default) hands it over sooner, so probes and dispatch are not delayed by busy threads.
-        sys.setswitchinterval(0.001)
+        sys.setswitchinterval(settings.gil_switch_interval_seconds)  # docs/capacity.md
         settle_after_startup(settings.gc_gen0_threshold)
         loop_lag = getattr(app.state, "loop_lag", None)
         if loop_lag is not None:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(default=2, ge=1, le=3600)
     # SIGTERM (Cloud Run gives 10 s before SIGKILL): requests in progress get this long, then are cancelled.
     shutdown_grace_seconds: float = Field(default=8.0, ge=0, le=3600)
+    # Python's GIL switch interval (5 ms by default): the event loop's thread waits at most about this long for
+    # the GIL behind request threads running Python, so probes and dispatch are not held up by busy threads.
+    gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     # How often the event loop's lag is sampled (abb_event_loop_lag_seconds).
     loop_lag_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     # Threads per worker process for blocking work (sync endpoints and dependencies, database calls).

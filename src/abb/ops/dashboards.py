@@ -265,7 +265,7 @@ def operations() -> Dashboard:
                     ),
                 ],
             ),
-            capacity_section(),
+            load_section(),
             (
                 "Alerts",
                 [
@@ -280,10 +280,10 @@ def operations() -> Dashboard:
     )
 
 
-def capacity_section() -> tuple[str, list[Panel]]:
+def load_section() -> tuple[str, list[Panel]]:
     """Load shedding, the admission queue and the event loop's lag (docs/capacity.md)."""
     return (
-        "Capacity",
+        "Load: shedding and event loop",
         [
             timeseries(
                 "Requests shed (503 + Retry-After)",
