@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Only ever used when nothing is configured; production rejects it (see check_production).
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - rejected in production
 MIN_SECRET_KEY_LENGTH = 32
+RESERVED_CONNECTIONS = 2  # kept from request admission for the readiness check and the /metrics collectors
 
 
 class Settings(BaseSettings):
@@ -38,9 +39,10 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # A transaction left open this long without a statement is ended by PostgreSQL (its locks released).
     database_idle_in_transaction_seconds: float = Field(default=60.0, gt=0, le=3600)
-    # Requests per worker process that may hold a database session at once (default: the pool size, so a
-    # checkout never waits for the pool); the others queue, in arrival order, for at most
-    # `request_queue_seconds`, at most `request_queue_max` of them; beyond that 503 + Retry-After.
+    # Requests per worker process that may hold a database session at once (default: the pool size, less two
+    # for /health/ready and /metrics when the pool has no overflow, so a checkout never waits for the pool);
+    # the others queue, in arrival order, for at most `request_queue_seconds`, at most `request_queue_max` of
+    # them; beyond that 503 + Retry-After.
     request_concurrency: int | None = Field(default=None, ge=1, le=1000)
     request_queue_seconds: float = Field(default=10.0, ge=0, le=300)
     request_queue_max: int = Field(default=1000, ge=0, le=100_000)
@@ -169,7 +171,10 @@ class Settings(BaseSettings):
 
     @property
     def resolved_request_concurrency(self) -> int:
-        return self.request_concurrency or self.database_pool_size
+        # Default: the pool's size, keeping two connections for /health/ready and /metrics when there is no
+        # overflow for them (a fixed pool, as on Cloud Run: 6 -> 4, the request threads).
+        spare = self.database_pool_size + self.database_max_overflow - RESERVED_CONNECTIONS
+        return self.request_concurrency or max(1, min(self.database_pool_size, spare))
 
     @property
     def is_sqlite(self) -> bool:
