@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every router: body size limit, admission (load shedding), session dependency, pagination."""
+"""HTTP plumbing shared by every router: body size limit, admission (load shedding), pagination, the session
+and settings dependencies."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from abb.core.config import Settings
 from abb.core.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Overloaded, retry_after
 
 
@@ -216,6 +218,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 class PageParams(BaseModel):
