@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring perf
+.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring perf dr-drill
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
 	@echo "make perf   - load tests: PostgreSQL, production settings, several workers, locust in steps (docs/capacity.md)"
+	@echo "make dr-drill - disaster-recovery drill at 1 GB on throwaway clusters: prints RTO and RPO, writes var/dr-drill-report.json"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +80,13 @@ PERF_MAX_USERS ?= 300
 perf: $(VENV)/.dev-installed
 	scripts/install-test-services.sh
 	$(BIN)/python perf/run.py --step-seconds $(PERF_STEP_SECONDS) --max-users $(PERF_MAX_USERS)
+
+# Disaster-recovery drill (docs/runbooks/disaster-recovery.md): DR_DRILL_SIZE_MB of data, report in var/.
+DR_DRILL_SIZE_MB ?= 1024
+dr-drill: $(VENV)/.runtime-installed
+	scripts/install-test-services.sh
+	@mkdir -p var
+	$(BIN)/abb dr drill --size-mb $(DR_DRILL_SIZE_MB) --writers 2 --before 20 --after 10 --report var/dr-drill-report.json
 
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock

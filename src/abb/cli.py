@@ -8,6 +8,8 @@ from typing import Annotated, cast
 
 import typer
 
+from abb.ops.recovery.cli import register as register_recovery
+
 app = typer.Typer(
     help="Africa Business Bridge: serve, migrate, seed and administer the platform.", no_args_is_help=True
 )
@@ -195,6 +197,8 @@ def ci_report(
         raise typer.Exit(1) from exc
     typer.echo(f"pushed CI figures to {gateway} (job {report.JOB})")
 
+
+register_recovery(app)  # abb backup …, abb restore, abb dr …
 
 if __name__ == "__main__":
     app()

@@ -191,7 +191,8 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int = 2) -> Non
     retry_seconds = str(retry_after_seconds)
 
     async def _database_error(request: Request, exc: Exception) -> Response:
-        # Lost or refused connections, pool and lock timeouts: the client can retry; never a 500.
+        # Lost or refused connections (a restart, a failover in progress), pool and lock timeouts: transient,
+        # so 503 and a retry hint; never a 500.
         slug, title = database_problem(exc)
         log.warning("database error answered 503", extra={"error.type": type(exc).__name__, "problem": slug})
         detail = "Please retry shortly."
