@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring dr-drill catalog
+.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring perf dr-drill catalog
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
 	@echo "make catalog - collect the pages' and e-mails' strings into src/abb/locale (then translate the new ones)"
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
+	@echo "make perf   - load tests: PostgreSQL, production settings, several workers, locust in steps (docs/capacity.md)"
 	@echo "make dr-drill - disaster-recovery drill at 1 GB on throwaway clusters: prints RTO and RPO, writes var/dr-drill-report.json"
 
 $(BIN)/uv:
@@ -70,14 +71,21 @@ audit: $(VENV)/.dev-installed
 	$(BIN)/bandit --quiet --recursive src --severity-level medium --confidence-level medium --baseline .bandit-baseline.json
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks perf
+	$(BIN)/ruff format --check src tests benchmarks perf
 	$(BIN)/mypy
 
 # Local monitoring stack (docs/monitoring.md): configs derived from deploy/, targets rewritten to $(HOST):$(PORT).
 monitoring: $(VENV)/.runtime-installed
 	scripts/install-test-services.sh
 	$(BIN)/python -m abb.ops.monitoring_stack --app $(HOST):$(PORT)
+
+# Load tests (docs/capacity.md): bounded (steps of PERF_STEP_SECONDS up to PERF_MAX_USERS); JSON in var/perf/.
+PERF_STEP_SECONDS ?= 30
+PERF_MAX_USERS ?= 300
+perf: $(VENV)/.dev-installed
+	scripts/install-test-services.sh
+	$(BIN)/python perf/run.py --step-seconds $(PERF_STEP_SECONDS) --max-users $(PERF_MAX_USERS)
 
 # Disaster-recovery drill (docs/runbooks/disaster-recovery.md): DR_DRILL_SIZE_MB of data, report in var/.
 DR_DRILL_SIZE_MB ?= 1024

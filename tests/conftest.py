@@ -100,9 +100,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def app(session: Session, settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
-    database = Database.__new__(Database)
-    database.engine = engine
-    application = create_app(settings, database=database)
+    application = create_app(settings, database=Database(engine=engine))
     application.dependency_overrides[get_session] = lambda: session
     return application
 

@@ -14,7 +14,6 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
 
 from abb.app import create_app
 from abb.core.config import Settings
@@ -35,10 +34,7 @@ def obs_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 def app_on(engine: Engine, settings: Settings) -> FastAPI:
-    database = Database.__new__(Database)
-    database.engine = engine
-    database.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
-    return create_app(settings, database=database)
+    return create_app(settings, database=Database(engine=engine))
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ from tests.factories import make_partner, make_sme, make_user
 from tests.fixtures_redis import CeleryWorker, Mailbox, use_environment
 from tests.waiting import wait_until
 
-VISIBILITY_TIMEOUT = 2  # seconds before Redis hands an unacknowledged task to another worker
+VISIBILITY_TIMEOUT = 5  # seconds before Redis hands an unacknowledged task to another worker
+TASK_TIME_LIMIT = 4  # below the visibility timeout, as settings require: a running task is never handed out twice
 
 
 def _worker_env(database_url: str, redis_url: str, smtp_port: int) -> dict[str, str]:
@@ -39,6 +40,8 @@ def _worker_env(database_url: str, redis_url: str, smtp_port: int) -> dict[str, 
         "ABB_SMTP_HOST": "127.0.0.1",
         "ABB_SMTP_PORT": str(smtp_port),
         "ABB_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "ABB_TASK_TIME_LIMIT_SECONDS": str(TASK_TIME_LIMIT),
+        "ABB_TASK_SOFT_TIME_LIMIT_SECONDS": str(TASK_TIME_LIMIT - 1),
         "ABB_PUBLIC_BASE_URL": "https://abb.example",
     }
 

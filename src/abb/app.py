@@ -4,6 +4,7 @@ values, database gauges, page names), taken from the domains and handed to it.""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,17 +24,19 @@ from abb.core.config import Settings, get_settings
 from abb.core.database import Database
 from abb.core.errors import install_error_handlers
 from abb.core.garbage_collection import settle_after_startup
-from abb.core.http import BodySizeLimitMiddleware
+from abb.core.http import AdmissionGate, BodySizeLimitMiddleware
 from abb.core.openapi import Problem
 from abb.deals import service as deals
 from abb.deals.models import ProviderName
 from abb.deals.money import Currency
 from abb.deals.router import router as deals_router
 from abb.deals.webhooks import router as payment_webhooks
+from abb.matching.engine import warm_up as warm_up_matching
 from abb.matching.router import router as matching_router
 from abb.observability import install_observability
 from abb.observability.business import BusinessLabels
 from abb.observability.collectors import DatabaseGauge
+from abb.observability.recorder import recorder
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
 from abb.training.router import router as training_router
 from abb.uploads.router import router as uploads_router
@@ -96,10 +99,20 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
+        warm_up_matching()  # before settle_after_startup: what it loads is frozen with the rest
+        sys.setswitchinterval(settings.gil_switch_interval_seconds)  # docs/capacity.md
         settle_after_startup(settings.gc_gen0_threshold)
+        loop_lag = getattr(app.state, "loop_lag", None)
+        if loop_lag is not None:
+            loop_lag.start()
         try:
             yield
         finally:
+            # On SIGTERM uvicorn gives requests ABB_SHUTDOWN_GRACE_SECONDS, cancels the rest, then comes here:
+            # what they did is in the access log and the metrics before the process goes.
+            if loop_lag is not None:
+                await loop_lag.stop()
+            recorder.flush()
             if owns_db:
                 app.state.db.dispose()
 
@@ -117,9 +130,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         telemetry={"operation_spans": False},
     )
     app.state.settings = settings
+    app.state.gate = AdmissionGate(
+        limit=settings.resolved_request_concurrency,
+        max_waiting=settings.request_queue_max,
+        wait_seconds=settings.request_queue_seconds,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if database is not None:
         app.state.db = database
-    install_error_handlers(app)
+    install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     app.state.html_error_renderer = render_error_page
     app.add_exception_handler(SignInRequired, redirect_to_sign_in)
     for router in ROUTERS:

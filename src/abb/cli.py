@@ -43,6 +43,9 @@ def serve(
         workers=workers,
         reload=reload,
         proxy_headers=True,
+        # SIGTERM: stop accepting, give requests in progress this long, cancel the rest, then the app's
+        # shutdown flushes access lines and metrics (Cloud Run sends SIGKILL 10 s after SIGTERM).
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
         access_log=False,  # abb.observability writes one JSON access line per request
         log_config=uvicorn_log_config(),  # uvicorn's records go through our handler (JSON or text lines)
     )

@@ -60,11 +60,11 @@ def register(session: Session, *, register_in: RegisterIn, settings: Settings) -
     """A new account; `register_in` is a RegisterIn, or an AdminCreateUserIn (which may make admins)."""
     email, password = register_in.email, register_in.password
     _check_password(password, email=email, settings=settings)
+    # Hashed before the transaction begins: no lock (SQLite: the write lock) is held while Argon2 runs.
+    password_hash = hash_password(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this e-mail address already exists.")
-    user = User(
-        email=email, password_hash=hash_password(password), full_name=register_in.full_name, role=Role(register_in.role)
-    )
+    user = User(email=email, password_hash=password_hash, full_name=register_in.full_name, role=Role(register_in.role))
     session.add(user)
     try:
         session.commit()
@@ -77,6 +77,7 @@ def register(session: Session, *, register_in: RegisterIn, settings: Settings) -
 
 def authenticate(session: Session, *, email: str, password: str) -> User:
     user = session.scalar(select(User).where(User.email == email))
+    session.commit()  # the read ends before the slow hash check: no transaction (or SQLite write lock) waits on it
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("E-mail or password is wrong.")
     if not user.is_active:
@@ -236,6 +237,7 @@ def _record_activity(session: Session, *, user: User) -> None:
 def change_password(
     session: Session, *, user: User, current_password: str, new_password: str, settings: Settings
 ) -> None:
+    session.commit()  # no transaction held while Argon2 verifies and hashes
     if not verify_password(user.password_hash, current_password):
         raise Forbidden("The current password is wrong.")
     _check_password(new_password, email=user.email, settings=settings, field="new_password")

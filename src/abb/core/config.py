@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Only ever used when nothing is configured; production rejects it (see check_production).
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - rejected in production
 MIN_SECRET_KEY_LENGTH = 32
+RESERVED_CONNECTIONS = 2  # kept from request admission for the readiness check and the /metrics collectors
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,29 @@ class Settings(BaseSettings):
     database_max_overflow: int = 10
     database_pool_timeout: float = 5.0
     database_connect_timeout: int = 3
+    # PostgreSQL: how long a statement may wait for a row lock, and run at all, before it fails (and the
+    # request gets 503 + Retry-After); SQLite: how long a write waits for the database's write lock.
+    # Nothing waits forever, so no cycle of waiters can hang the service (docs/capacity.md).
+    database_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # A transaction left open this long without a statement is ended by PostgreSQL (its locks released).
+    database_idle_in_transaction_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Requests per worker process that may hold a database session at once (default: the pool size, less two
+    # for /health/ready and /metrics when the pool has no overflow, so a checkout never waits for the pool);
+    # the others queue, in arrival order, for at most `request_queue_seconds`, at most `request_queue_max` of
+    # them; beyond that 503 + Retry-After.
+    request_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    request_queue_seconds: float = Field(default=10.0, ge=0, le=300)
+    request_queue_max: int = Field(default=1000, ge=0, le=100_000)
+    # What Retry-After says when a request is shed (overload) or the database is unreachable.
+    retry_after_seconds: int = Field(default=2, ge=1, le=3600)
+    # SIGTERM (Cloud Run gives 10 s before SIGKILL): requests in progress get this long, then are cancelled.
+    shutdown_grace_seconds: float = Field(default=8.0, ge=0, le=3600)
+    # Python's GIL switch interval (5 ms by default): the event loop's thread waits at most about this long for
+    # the GIL behind request threads running Python, so probes and dispatch are not held up by busy threads.
+    gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
+    # How often the event loop's lag is sampled (abb_event_loop_lag_seconds).
+    loop_lag_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     # Threads per worker process for blocking work (sync endpoints and dependencies, database calls).
     # Few on purpose: under load more threads only queue for the GIL on the worker's core; with 40
     # (Starlette's default) a database read's p99 was 5x worse and its throughput 20 % lower (docs/observability.md).
@@ -113,11 +137,12 @@ class Settings(BaseSettings):
     # the embedded mode: tasks run in-process and nothing is cached. Broker and result backend default to it.
     celery_broker_url: str = ""
     celery_result_backend: str = ""
-    # A task not acknowledged this long after delivery (worker killed) is handed to another worker;
-    # it must exceed the longest task run (task_time_limit_seconds).
-    celery_visibility_timeout: int = Field(default=3600, ge=1)
-    task_time_limit_seconds: int = Field(default=600, ge=1)
-    task_soft_time_limit_seconds: int = Field(default=540, ge=1)
+    # A task not acknowledged this long after delivery (worker killed) is handed to another worker; it must
+    # exceed the longest task run (task_time_limit_seconds, checked at start-up) so that a running task is
+    # never handed out twice. Long work is split into tasks that fit (docs/capacity.md, "Celery").
+    celery_visibility_timeout: int = Field(default=120, ge=1)
+    task_time_limit_seconds: int = Field(default=90, ge=1)
+    task_soft_time_limit_seconds: int = Field(default=80, ge=1)
     cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
     smtp_host: str = ""  # empty: no e-mail is sent (embedded mode); notifications are logged as skipped
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -151,8 +176,30 @@ class Settings(BaseSettings):
         return self.upload_dir or self.var_dir / "uploads"
 
     @property
+    def resolved_request_concurrency(self) -> int:
+        # Default: the pool's size, keeping two connections for /health/ready and /metrics when there is no
+        # overflow for them (a fixed pool, as on Cloud Run: 6 -> 4, the request threads).
+        spare = self.database_pool_size + self.database_max_overflow - RESERVED_CONNECTIONS
+        return self.request_concurrency or max(1, min(self.database_pool_size, spare))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def check_capacity(self) -> Settings:
+        # Each admitted request holds at most one connection: with no more admitted than the pool holds, a
+        # checkout never waits for a connection held by a request that waits for a thread.
+        if self.resolved_request_concurrency > self.database_pool_size + self.database_max_overflow:
+            raise ValueError(
+                "ABB_REQUEST_CONCURRENCY must not exceed ABB_DATABASE_POOL_SIZE + ABB_DATABASE_MAX_OVERFLOW"
+            )
+        if self.task_time_limit_seconds >= self.celery_visibility_timeout:
+            raise ValueError(
+                "ABB_TASK_TIME_LIMIT_SECONDS must be below ABB_CELERY_VISIBILITY_TIMEOUT (a task still running "
+                "when its message becomes visible again would run twice at once)"
+            )
+        return self
 
     @model_validator(mode="after")
     def check_production(self) -> Settings:

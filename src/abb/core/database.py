@@ -79,12 +79,13 @@ def make_engine(settings: Settings) -> Engine:
         # Every connection opened is kept (up to pool size + overflow): a file connection costs the server
         # nothing, and with SQLAlchemy's default bounds (5 + 10 overflow) a busy moment would open and close
         # one, PRAGMAs included, for every request beyond the fifth.
+        busy_ms = int(settings.database_lock_timeout_seconds * 1000)
         engine = create_engine(
             url,
             pool_size=settings.database_pool_size + settings.database_max_overflow,
             max_overflow=0,
             pool_timeout=settings.database_pool_timeout,
-            connect_args={"check_same_thread": False, "timeout": 15},
+            connect_args={"check_same_thread": False, "timeout": settings.database_lock_timeout_seconds},
         )
 
         @event.listens_for(engine, "connect")
@@ -94,14 +95,24 @@ def make_engine(settings: Settings) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A deferred transaction that read and then writes cannot wait for the write lock: if another
+            # writer committed meanwhile, SQLite fails it at once with "database is locked" (busy_timeout does
+            # not apply to that upgrade). So work that writes (`writing_engine`: requests other than GET and
+            # HEAD, tasks) takes the write lock when its transaction begins (IMMEDIATE), queueing for it up to
+            # busy_timeout; everything else begins deferred, so reads never wait for writers (WAL).
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITES) else "BEGIN")
 
         return engine
+    timeouts = (
+        f"-c lock_timeout={int(settings.database_lock_timeout_seconds * 1000)}"
+        f" -c statement_timeout={int(settings.database_statement_timeout_seconds * 1000)}"
+        f" -c idle_in_transaction_session_timeout={int(settings.database_idle_in_transaction_seconds * 1000)}"
+    )
     return create_engine(
         url,
         pool_size=settings.database_pool_size,
@@ -109,16 +120,32 @@ def make_engine(settings: Settings) -> Engine:
         pool_timeout=settings.database_pool_timeout,
         # A lost connection (failover, restart) is replaced on checkout instead of failing a request.
         pool_pre_ping=True,
-        connect_args={"connect_timeout": settings.database_connect_timeout},
+        # Nothing waits forever: a row lock held too long, a runaway statement or a forgotten open transaction
+        # ends in an error (503 + Retry-After for a request) instead of a queue that never moves.
+        connect_args={"connect_timeout": settings.database_connect_timeout, "options": timeouts},
     )
+
+
+_WRITES = "abb_writes"
+
+
+def writing_engine(engine: Engine) -> Engine:
+    """The same engine and pool, for work that writes: on SQLite its transactions begin IMMEDIATE (they wait
+    for the write lock up front instead of failing when they first write); elsewhere nothing changes."""
+    return engine.execution_options(**{_WRITES: True})
 
 
 class Database:
     """The process's engine and session factory, created once at start-up."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.engine = make_engine(settings)
+    def __init__(self, settings: Settings | None = None, *, engine: Engine | None = None) -> None:
+        if engine is None:
+            assert settings is not None, "a Database needs settings or an engine"
+            engine = make_engine(settings)
+        self.engine = engine
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # For requests that write (not GET or HEAD): on SQLite their transactions take the write lock up front.
+        self.write_session_factory = sessionmaker(bind=writing_engine(self.engine), expire_on_commit=False)
 
     def open_first_connection(self) -> None:
         """Connect once before serving: SQLAlchemy runs its first-connect hooks on the first connection, and

@@ -10,13 +10,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
+# Errors that say the database cannot serve now (not that the request is wrong): 503 + Retry-After.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection within ABB_DATABASE_POOL_TIMEOUT
+)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+CLIENT_CLOSED_REQUEST = 499
 PROBLEM_BASE = "https://africabusinessbridge.example/problems/"
 log = logging.getLogger("abb.errors")
 
@@ -26,10 +34,13 @@ class AppError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra or {}
+        self.headers = headers
 
 
 class BadRequest(AppError):
@@ -74,6 +85,26 @@ class TooManyRequests(AppError):
 
 class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "A dependency is unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """Shed before any work was done: the client may simply retry after Retry-After seconds."""
+
+    slug, title = "overloaded", "The service is busy"
+
+
+def retry_after(seconds: int) -> dict[str, str]:
+    return {"Retry-After": str(seconds)}
+
+
+def database_problem(exc: Exception) -> tuple[str, str]:
+    """The slug and title for a database error that is not the request's fault: busy (a lock or statement
+    timeout, SQLite's write lock) or unavailable (no connection)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    busy = ("lock timeout", "statement timeout", "database is locked", "canceling statement")
+    if any(word in text for word in busy):
+        return "database-busy", "The database is busy"
+    return "database-unavailable", "The database is unavailable"
 
 
 _STATUS_SLUGS = {
@@ -162,10 +193,34 @@ def validation_problem(request: Request, errors: list[dict[str, Any]]) -> Respon
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, retry_after_seconds: int = 2) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return error_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        response = error_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    retry_seconds = str(retry_after_seconds)
+
+    async def _database_error(request: Request, exc: Exception) -> Response:
+        # Lost or refused connections (a restart, a failover in progress), pool and lock timeouts: transient,
+        # so 503 and a retry hint; never a 500.
+        slug, title = database_problem(exc)
+        log.warning("database error answered 503", extra={"error.type": type(exc).__name__, "problem": slug})
+        detail = "Please retry shortly."
+        response = error_response(request, 503, slug, title, detail)
+        response.headers["Retry-After"] = retry_seconds
+        return response
+
+    for error in DATABASE_UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _database_error)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_left(_request: Request, _exc: ClientDisconnect) -> Response:
+        # The client went away before its body arrived (a load test stopping, a closed tab): nobody reads the
+        # answer, and it is not a server error. 499 is nginx's "client closed request".
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -178,16 +233,6 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(request, exc.status_code, slug, title, detail)
         if exc.headers:
             response.headers.update(exc.headers)
-        return response
-
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
-        # A lost or read-only database (a restart, a failover in progress): transient, so 503 and a retry hint.
-        log.warning("database unavailable", extra={"error.type": type(exc.orig).__name__})
-        response = error_response(
-            request, 503, "service-unavailable", "A dependency is unavailable", "The database is unavailable; retry."
-        )
-        response.headers["Retry-After"] = "2"
         return response
 
     @app.exception_handler(Exception)

@@ -375,3 +375,25 @@ def _reason(name: str, sme: Profile, partner: Profile, terms: Sequence[str], *, 
     if name == "completeness":
         return f"their profile is {round(other.completeness * 100)}% complete"
     return f"they were active {_when(other.days_since_seen)}"
+
+
+def warm_up() -> None:
+    """Rank one made-up pair once. The first ranking of a process loads and initializes parts of scikit-learn,
+    SciPy and NumPy while holding the GIL, which stopped the event loop for 0.2-0.9 s in the first
+    `POST /api/v1/matches/recompute`; the server calls this before it accepts requests."""
+    sample = Profile(
+        id=0,
+        sectors=frozenset(list(SECTORS)[:1]),
+        countries=frozenset(list(PARTNER_COUNTRIES)[:1]),
+        languages=frozenset(list(LANGUAGES)[:1]),
+        size=SIZES[0],
+        text="pasta production lines and food packaging",
+        city="",
+        completeness=1.0,
+        days_since_seen=1.0,
+    )
+    index = MatchIndex([sample], [sample], queries_are_smes=True)
+    weights = Weights(tuple(1.0 for _ in FACTORS))
+    for ranked in index.rank([0], weights, top_n=1):
+        for candidate in ranked.candidates:
+            index.explain(ranked.query, int(candidate), index.breakdown(ranked.query, int(candidate), weights))

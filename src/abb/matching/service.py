@@ -148,6 +148,7 @@ def recompute_for_profile(session: Session, *, role: Role, profile_id: int, sett
     if not queries:
         return []
     candidates = _load_profiles(session, smes=not is_sme, ids=None, now=now)
+    session.commit()  # the read ends before the ranking: no transaction (SQLite: write lock) held while it computes
     index = MatchIndex(queries, candidates, queries_are_smes=is_sme)
     weights = Weights.from_settings(settings)
     ranked = index.rank([0], weights, top_n=settings.matching_top_n, min_score=settings.matching_min_score)
@@ -186,6 +187,7 @@ def recompute_all(session: Session, *, settings: Settings) -> int:
     now = utcnow()
     smes = _load_profiles(session, smes=True, ids=None, now=now)
     partners = _load_profiles(session, smes=False, ids=None, now=now)
+    session.commit()  # each batch is ranked outside any transaction and stored in its own
     index = MatchIndex(smes, partners, queries_are_smes=True)
     weights = Weights.from_settings(settings)
     created = 0

@@ -68,6 +68,7 @@ def install_observability(
     )
     if not settings.metrics_enabled:
         return
+    _measure_capacity(app, settings)
     business.initialise_label_values(business_labels)  # monitoring: known label values read 0, not "no data"
     collectors: list[object] = [
         BuildInfoCollector(settings),
@@ -87,3 +88,17 @@ def install_observability(
         serve_metrics_port(settings.metrics_port, registry)
     if multiprocess_dir():
         atexit.register(mark_process_dead, os.getpid())
+
+
+def _measure_capacity(app: FastAPI, settings: Settings) -> None:
+    """Shed requests counted, queued requests and the event loop's lag sampled (docs/capacity.md)."""
+    from abb.observability.capacity import LoopLagMonitor, watch_gate
+    from abb.observability.metrics import HTTP_SHED
+
+    for reason in ("queue_full", "queue_timeout"):
+        HTTP_SHED.labels(reason)  # known label values read 0, not "no data"
+    gate = getattr(app.state, "gate", None)
+    if gate is not None:
+        gate.on_shed = lambda reason: HTTP_SHED.labels(reason).inc()
+        watch_gate(gate)
+    app.state.loop_lag = LoopLagMonitor(settings.loop_lag_interval_seconds)

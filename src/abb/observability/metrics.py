@@ -96,6 +96,19 @@ HTTP_IN_FLIGHT = Gauge("abb_http_requests_in_flight", "Requests being served rig
 HTTP_RESPONSE_SIZE = Histogram(
     "abb_http_response_size_bytes", "Response body size", ["method", "route"], buckets=SIZE_BUCKETS
 )
+HTTP_SHED = Counter(
+    "abb_http_requests_shed",
+    "Requests refused with 503 + Retry-After before any work, because too many were waiting (reason)",
+    ["reason"],
+)
+HTTP_QUEUED = Gauge(
+    "abb_http_requests_queued", "Requests waiting for admission (a database session)", multiprocess_mode="livesum"
+)
+EVENT_LOOP_LAG = Gauge(
+    "abb_event_loop_lag_seconds",
+    "Largest delay of the event loop's timer over the last 15 s (work blocking the loop); max over processes",
+    multiprocess_mode="livemax",
+)
 DB_QUERY_DURATION = Histogram(
     "abb_db_query_duration_seconds",
     "SQL statement execution time, by statement kind",

@@ -267,6 +267,7 @@ def operations() -> Dashboard:
             ),
             backups_section(),
             capacity_section(),
+            load_section(),
             (
                 "Alerts",
                 [
@@ -276,6 +277,32 @@ def operations() -> Dashboard:
                         description="Alerts firing now; each has its runbook at docs/runbooks/<alertname>.md.",
                     )
                 ],
+            ),
+        ],
+    )
+
+
+def load_section() -> tuple[str, list[Panel]]:
+    """Load shedding, the admission queue and the event loop's lag (docs/capacity.md)."""
+    return (
+        "Load: shedding and event loop",
+        [
+            timeseries(
+                "Requests shed (503 + Retry-After)",
+                ("sum by (reason) (rate(abb_http_requests_shed_total[5m]))", "{{reason}}"),
+                unit="reqps",
+                description="Refused before any work because too many requests were waiting (ApiLoadShedding).",
+            ),
+            timeseries(
+                "Requests queued for admission",
+                ("sum by (instance) (abb_http_requests_queued)", "{{instance}}"),
+                description="Waiting for a database session; at most ABB_REQUEST_QUEUE_MAX per worker process.",
+            ),
+            timeseries(
+                "Event loop lag (largest of 15 s)",
+                ("max by (instance) (abb_event_loop_lag_seconds)", "{{instance}}"),
+                unit="s",
+                description="How late the loop's timer fired: work blocking the loop (EventLoopLagHigh above 0.1 s).",
             ),
         ],
     )
@@ -482,6 +509,28 @@ def development() -> Dashboard:
                         description="A ratio above 1 is slower (or larger) than the baseline measured in the same run.",
                     ),
                 ],
+            ),
+            load_test_section(),
+        ],
+    )
+
+
+def load_test_section() -> tuple[str, list[Panel]]:
+    """`make perf` results pushed under job abb-perf (perf/run.py): the trend of the knee and of p95 per endpoint."""
+    perf = 'job="abb-perf"'
+    return (
+        "Load tests (make perf)",
+        [
+            timeseries("Knee: most users with p95 < 300 ms and no errors", (f"abb_perf_knee_users{{{perf}}}", "users")),
+            timeseries(
+                "p95 at 50 users by endpoint",
+                (f'abb_perf_latency_seconds{{{perf},quantile="0.95",users="50"}}', "{{endpoint}}"),
+                unit="s",
+            ),
+            timeseries(
+                "Throughput at 50 users by endpoint",
+                (f'abb_perf_requests_per_second{{{perf},users="50"}}', "{{endpoint}}"),
+                unit="reqps",
             ),
         ],
     )

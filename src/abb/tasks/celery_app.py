@@ -3,7 +3,9 @@
 Redis is broker and result backend (ABB_REDIS_URL, or ABB_CELERY_BROKER_URL / ABB_CELERY_RESULT_BACKEND).
 A task is acknowledged only after it ran (`task_acks_late`) and a worker takes one message at a time,
 so a worker killed mid-task leaves its message unacknowledged and Redis hands it to another worker
-once `celery_visibility_timeout` has passed: the tasks are idempotent, so running one again is safe.
+once `celery_visibility_timeout` (120 s) has passed: the tasks are idempotent, so running one again is safe,
+and each must end within `task_time_limit_seconds` (below the visibility timeout) so that a running task is
+never handed out twice (docs/capacity.md, "Celery").
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from abb.core.config import get_settings
-from abb.core.database import Database
+from abb.core.database import Database, writing_engine
 
 _bound_engine: ContextVar[Engine | None] = ContextVar("abb_task_engine", default=None)
 _worker_database: Database | None = None
@@ -44,12 +44,13 @@ def bound_engine(engine: Engine) -> Iterator[None]:
 
 @contextmanager
 def task_session() -> Iterator[Session]:
+    # Tasks write: on SQLite their transactions take the write lock up front (core.database.writing_engine).
     engine = _bound_engine.get()
     if engine is None:
-        with _database().session_factory() as session:
+        with _database().write_session_factory() as session:
             yield session
     else:
-        with Session(engine, expire_on_commit=False) as session:
+        with Session(writing_engine(engine), expire_on_commit=False) as session:
             yield session
 
 
