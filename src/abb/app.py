@@ -19,6 +19,7 @@ from abb.core.errors import install_error_handlers
 from abb.core.garbage_collection import settle_after_startup
 from abb.core.http import BodySizeLimitMiddleware
 from abb.core.openapi import Problem
+from abb.core.text_input import ControlCharacterMiddleware
 from abb.deals.pages import router as deals_pages
 from abb.deals.router import router as deals_router
 from abb.matching.pages import router as matching_pages
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(ControlCharacterMiddleware)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

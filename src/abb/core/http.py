@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Generic, TypeVar
 
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from abb.core.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from abb.core.errors import error_response
 
 
 class BodySizeLimitMiddleware:
@@ -68,26 +67,19 @@ class BodySizeLimitMiddleware:
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "payload-too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"The request body exceeds {limit} bytes.",
-                "instance": scope.get("path", ""),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        # problem+json for the API; a browser posting a page's form gets the HTML error page instead.
+        response = error_response(
+            Request(scope),
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"The request body exceeds {limit} bytes.",
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class _BodyTooLarge(Exception):
