@@ -29,7 +29,7 @@ from tests.harness.services import PostgresServer
 
 pytestmark = pytest.mark.postgres
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
-EXAMPLES_PER_OPERATION = 10
+EXAMPLES_PER_OPERATION = 6
 CHECKS = ",".join(
     [
         "not_a_server_error",
