@@ -70,12 +70,12 @@ def test_make_monitoring_stops_every_server_on_sigterm(tmp_path: Path) -> None:
         if not any((Path(d) / binary).exists() for d in os.environ.get("PATH", "").split(":")):
             unavailable(f"{binary} is not installed")
     log = tmp_path / "monitoring.out"
-    ports = [f"--{name}-port={free_port()}" for name in ("prometheus", "alertmanager", "pushgateway")]
-    ports += [f"--node-exporter-port={free_port()}", f"--receiver-port={free_port()}"]
+    args = ["--app", f"127.0.0.1:{free_port()}", "--work", str(tmp_path / "work")]
+    args += [f"--{name}-port={free_port()}" for name in ("prometheus", "alertmanager", "pushgateway")]
+    args += [f"--node-exporter-port={free_port()}", f"--receiver-port={free_port()}"]
     with open(log, "w") as out:
         stack = subprocess.Popen(
-            [sys.executable, "-u", "-m", "abb.ops.monitoring_stack", "--app", f"127.0.0.1:{free_port()}"]
-            + ["--work", str(tmp_path / "work"), *ports],
+            [sys.executable, "-u", "-m", "abb.ops.monitoring_stack", *args],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

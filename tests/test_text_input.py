@@ -20,7 +20,11 @@ def test_a_search_term_with_a_control_character_is_422(client, session, path, te
     headers = auth(client, make_user(session, Role.ADMIN))
     body = assert_problem(client.get(path, params={"q": term}, headers=headers), 422, "validation-error")
     assert body["errors"] == [
-        {"field": "q", "message": "Control characters (such as NUL) are not allowed in text.", "code": "control_character"}
+        {
+            "field": "q",
+            "message": "Control characters (such as NUL) are not allowed in text.",
+            "code": "control_character",
+        }
     ]
 
 
@@ -77,7 +81,9 @@ def test_a_directory_search_with_a_nul_is_an_html_422_page(client, session):
     assert 'data-testid="error-page" data-status="422"' in answer.text
 
 
-@pytest.mark.parametrize("excess", [1, MULTIPART_OVERHEAD + 1024], ids=["refused-by-the-upload-rules", "by-the-body-limit"])
+@pytest.mark.parametrize(
+    "excess", [1, MULTIPART_OVERHEAD + 1024], ids=["refused-by-the-upload-rules", "by-the-body-limit"]
+)
 def test_an_oversized_browser_upload_is_an_html_page_not_json(client, session, settings, excess):
     user = make_user(session, Role.SME)
     assert sign_in(client, user.email).status_code == 303

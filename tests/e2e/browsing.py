@@ -20,7 +20,8 @@ _OVERFLOW = """() => {
   const wide = [];
   for (const el of document.querySelectorAll("body *")) {
     const box = el.getBoundingClientRect();
-    if (box.right > width + 1 && box.width > 0) wide.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : "") + " right=" + Math.round(box.right));
+    if (box.right > width + 1 && box.width > 0)
+      wide.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : "") + " " + Math.round(box.right));
   }
   return {scrollWidth: document.documentElement.scrollWidth, width: width, wide: wide.slice(0, 8)};
 }"""
@@ -89,7 +90,9 @@ class Visitor:
         self.pages_checked.append(name)
         if self.phone:
             overflow = self.page.evaluate(_OVERFLOW)
-            assert overflow["scrollWidth"] <= overflow["width"], f"page {name!r} scrolls sideways on a phone: {overflow}"
+            assert overflow["scrollWidth"] <= overflow["width"], (
+                f"page {name!r} scrolls sideways on a phone: {overflow}"
+            )
         results = _AXE.run(self.page)
         blocking = [
             f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes'][:3]]}"

@@ -260,4 +260,3 @@ def test_the_phone_check_sees_a_page_that_scrolls_sideways(visitors: Callable[[s
     visitor.page.evaluate("document.querySelector('main').style.minWidth = '900px'")
     with pytest.raises(AssertionError, match="scrolls sideways"):
         visitor.check_page()
-

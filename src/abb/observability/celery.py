@@ -156,7 +156,6 @@ def _on_worker_init(**_: Any) -> None:
     from abb.observability import setup_observability
     from abb.observability.collectors import BuildInfoCollector
     from abb.observability.metrics import exposition_registry, serve_metrics_port
-
     from abb.tasks.celery_app import celery_app
 
     settings = worker_settings()

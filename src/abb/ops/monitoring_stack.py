@@ -147,7 +147,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(self.env or {})},
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not each server
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - and none outlives us if we are killed
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

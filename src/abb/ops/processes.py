@@ -43,7 +43,7 @@ def run_when_parent_dies(command: list[str]) -> subprocess.Popen[bytes]:
     """A guard process that runs `command` once this process has died; `dismiss` it after a normal stop."""
     return subprocess.Popen(  # noqa: S603 - our own interpreter and a command built by the caller
         [sys.executable, "-c", _GUARD, *command],
-        preexec_fn=_guard_preexec,  # noqa: PLW1509 - fork-time set-up is the point
+        preexec_fn=_guard_preexec,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
