@@ -103,3 +103,22 @@ def test_every_operation_answers_as_documented(
     )
     assert run.returncode == 0, f"schemathesis found problems as {role}:\n{run.stdout[-20000:]}\n{run.stderr[-2000:]}"
     print(run.stdout[-6000:])  # the run summary, shown with -s or on failure
+
+
+def test_the_openapi_links_point_at_operations_that_take_the_linked_parameter() -> None:
+    from abb.app import create_app
+
+    document = create_app(make_settings()).openapi()
+    links = [
+        (path, link)
+        for path, item in document["paths"].items()
+        for operation in item.values()
+        for answer in operation["responses"].values()
+        for link in answer.get("links", {}).values()
+    ]
+    assert len(links) >= 10, "create -> read -> update links for courses, enrollments, deals and documents"
+    for source, link in links:
+        ref_path, method = link["operationRef"].removeprefix("#/paths/").rsplit("/", 1)
+        target = document["paths"][ref_path.replace("~1", "/").replace("~0", "~")][method]
+        names = {parameter["name"] for parameter in target.get("parameters", [])}
+        assert set(link["parameters"]) <= names, (source, link)

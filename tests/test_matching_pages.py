@@ -54,7 +54,7 @@ def test_sme_and_partner_connect_and_meet_in_the_browser(client, session):
         f"/matches/{match_id}"
     )
     detail = client.get(f"/matches/{match_id}").text
-    assert '<span class="status" id="match-status">connected</span>' in detail
+    assert 'id="match-status" data-status="connected">connected</span>' in detail
     assert "How the score is made up" in detail and '<label for="slot_1">' in detail
 
     start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -65,7 +65,7 @@ def test_sme_and_partner_connect_and_meet_in_the_browser(client, session):
 
     token = signed_in(client, session, sme)
     detail = client.get(f"/matches/{match_id}").text
-    assert '<span class="status" id="match-status">connected</span>' in detail
+    assert 'id="match-status" data-status="connected">connected</span>' in detail
     chosen = re.findall(r'name="slot" value="([^"]+)"', detail)
     assert [datetime.fromisoformat(v) for v in chosen] == [start, start + timedelta(hours=2)]
     meeting_id = int(re.search(r'action="/meetings/(\d+)/accept"', detail).group(1))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from abb.accounts.deps import AdminUser, CurrentUser, SettingsDep
 from abb.core.http import IdPath, Page, PageDep, SessionDep
 from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
-from abb.core.openapi import problem_responses
+from abb.core.openapi import links_to, problem_responses
 from abb.deals import service
 from abb.deals.models import Deal, DealState
 from abb.deals.money import format_amount
@@ -30,7 +30,20 @@ def list_deals(user: CurrentUser, session: SessionDep, page: PageDep, state: Dea
     return Page[DealOut](items=[deal_out(session, d) for d in items], total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("/deals", status_code=status.HTTP_201_CREATED, response_model=DealOut, responses=IDEMPOTENT_ERRORS)
+@router.post(
+    "/deals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DealOut,
+    responses={
+        **IDEMPOTENT_ERRORS,
+        **links_to(
+            "deal_id",
+            ("get", "/api/v1/deals/{deal_id}"),
+            ("post", "/api/v1/deals/{deal_id}/pay"),
+            ("post", "/api/v1/deals/{deal_id}/cancel"),
+        ),
+    },
+)
 def create_deal(
     body: DealIn,
     request: Request,

@@ -9,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from abb.accounts.deps import CurrentUser, SettingsDep
 from abb.core.http import IdPath, Page, PageDep, SessionDep
-from abb.core.openapi import problem_responses
+from abb.core.openapi import links_to, problem_responses
 from abb.uploads import service
 from abb.uploads.models import Document, DocumentKind
 from abb.uploads.schemas import DocumentOut
@@ -58,7 +58,15 @@ def download_response(document: Document, chunks: Iterator[bytes]) -> Response:
     "/documents",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentOut,
-    responses=problem_responses(400, 401, 413, 415, 422, 503),
+    responses={
+        **problem_responses(400, 401, 413, 415, 422, 503),
+        **links_to(
+            "document_id",
+            ("get", "/api/v1/documents/{document_id}"),
+            ("get", "/api/v1/documents/{document_id}/content"),
+            ("delete", "/api/v1/documents/{document_id}"),
+        ),
+    },
 )
 def upload_document(
     file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")],
