@@ -15,9 +15,10 @@ app = typer.Typer(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes")] = 1,
+    host: Annotated[str, typer.Option(envvar="ABB_HOST", help="Address to listen on")] = "127.0.0.1",
+    # PORT is what Cloud Run sets; ABB_WORKERS lets one container image size itself per deployment.
+    port: Annotated[int, typer.Option(min=1, max=65535, envvar="PORT")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=32, envvar="ABB_WORKERS", help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
 ) -> None:
     """Serve the API and the web pages."""
