@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import Role
 from abb.companies import service as companies
 from abb.core.config import get_settings
+from abb.core.context import request_id_var
 from abb.core.database import make_engine
 from abb.core.migrate import upgrade
 from abb.matching.models import Match
 from abb.notifications.models import MatchNotification
-from abb.observability.logging import request_id_var
 from abb.tasks import NIGHTLY_RECOMPUTE, NOTIFY_NEW_MATCHES
 from abb.tasks.dispatch import enqueue
 from tests.factories import make_partner, make_sme, make_user

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from abb.accounts.models import Role
 from abb.cli import app as cli
 from abb.core.config import get_settings
+from abb.core.context import request_id_var
 from abb.matching import service as matching
 from abb.matching.models import Match
 from abb.notifications.models import MatchNotification
-from abb.observability.logging import request_id_var
 from abb.tasks import NOTIFY_NEW_MATCHES, RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.dispatch import enqueue
 from tests.factories import make_partner, make_sme, make_user

@@ -78,8 +78,7 @@ def create_admin(
     from pydantic import TypeAdapter, ValidationError
 
     from abb.accounts import service
-    from abb.accounts.models import Role
-    from abb.accounts.schemas import Email
+    from abb.accounts.schemas import AdminCreateUserIn, Email
     from abb.core.config import get_settings
     from abb.core.database import Database
     from abb.core.errors import AppError
@@ -93,14 +92,11 @@ def create_admin(
     db = Database(settings)
     try:
         with db.session_factory() as session:
-            user = service.register(
-                session,
-                email=address,
-                password=password,
-                full_name=full_name,
-                role=Role.ADMIN,
-                settings=settings,
+            # Not validated again: the address was checked above, the password is the service's to judge.
+            admin_in = AdminCreateUserIn.model_construct(
+                email=address, password=password, full_name=full_name, role="admin"
             )
+            user = service.register(session, register_in=admin_in, settings=settings)
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc

@@ -28,7 +28,9 @@ from typing import Any, NamedTuple
 
 from starlette.types import Scope
 
-from abb.observability.logging import ACCESS_LOGGER, json_line_sink, request_id_var
+from abb.core import context
+from abb.core.context import request_id_var
+from abb.observability.logging import ACCESS_LOGGER, json_line_sink
 from abb.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE, HistogramTally
 
 BATCH = 64
@@ -77,14 +79,12 @@ class FinishedRequest(NamedTuple):
         return UNMATCHED
 
     @property
-    def client_ip(self) -> str | None:  # may come from X-Forwarded-For behind a trusted proxy
-        client = self.scope.get("client")
-        return str(client[0]) if client else None
+    def client_ip(self) -> str | None:
+        return context.client_ip(self.scope)
 
     @property
     def user_id(self) -> str | None:
-        state = self.scope.get("state")
-        return str(state["user_id"]) if state and "user_id" in state else None
+        return context.actor_id(self.scope)
 
 
 class RequestRecorder:

@@ -8,14 +8,20 @@ import stripe
 
 from abb.core.config import Settings
 from abb.deals.models import Deal, Payment, ProviderName
-from abb.payments.base import PaymentAttemptFailed, PaymentProvider, PaymentStart
+from abb.deals.providers.base import PaymentAttemptFailed, PaymentProvider, PaymentStart, register
 
 
+@register
 class StripeCardProvider(PaymentProvider):
     name = ProviderName.STRIPE_CARD
     opens_payment = True
 
+    @classmethod
+    def available(cls, settings: Settings) -> bool:
+        return bool(settings.stripe_secret_key.get_secret_value())
+
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.client = stripe.StripeClient(
             settings.stripe_secret_key.get_secret_value(),
             base_addresses={"api": settings.stripe_api_base},

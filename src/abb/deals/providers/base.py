@@ -1,10 +1,13 @@
-"""What every payment provider offers the deals service, and how a provider's failure is reported."""
+"""What every payment provider offers the deals service, the registry of providers, and how a failure is reported.
+
+Adapters import this module and register themselves (`@register`); this module imports none of them.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from abb.core.config import Settings
 from abb.core.errors import NotFound, Unprocessable
@@ -33,6 +36,14 @@ class PaymentProvider(ABC):
     # per transfer received, at reconciliation.
     opens_payment: bool
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def available(cls, settings: Settings) -> bool:
+        """Whether this deployment offers the provider (its credentials are configured)."""
+        return True
+
     @abstractmethod
     def start(self, deal: Deal, payment: Payment | None) -> PaymentStart:
         """Start paying `deal` (or retry `payment` when it already has an external id).
@@ -41,20 +52,25 @@ class PaymentProvider(ABC):
         """
 
 
-def provider_for(name: ProviderName, settings: Settings) -> PaymentProvider:
-    # Imported here: the adapters import this module for the interface.
-    from abb.payments.bank_transfer import BankTransferProvider
-    from abb.payments.stripe_card import StripeCardProvider
+_PROVIDERS: dict[ProviderName, type[PaymentProvider]] = {}
+P = TypeVar("P", bound=type[PaymentProvider])
 
-    if name is ProviderName.BANK_TRANSFER:
-        return BankTransferProvider(settings)
-    if not settings.stripe_secret_key.get_secret_value():
+
+def register(cls: P) -> P:
+    """Class decorator of an adapter: `provider_for(cls.name, …)` builds it from the settings."""
+    _PROVIDERS[cls.name] = cls
+    return cls
+
+
+def provider_for(name: ProviderName, settings: Settings) -> PaymentProvider:
+    factory = _PROVIDERS.get(name)
+    if factory is None or not factory.available(settings):
         # A client's choice of an option this deployment does not offer: a 4xx, so it never pages anyone.
         raise Unprocessable(
             "Card payments are not available on this server; pay by bank transfer.",
             extra={"errors": [{"field": "provider", "message": "not available here", "code": "provider_disabled"}]},
         )
-    return StripeCardProvider(settings)
+    return factory(settings)
 
 
 class CardPaymentsDisabled(NotFound):

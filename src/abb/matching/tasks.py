@@ -5,36 +5,23 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.orm import Session
-
 from abb.accounts.models import Role
-from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.config import get_settings
-from abb.matching import service as matching
-from abb.tasks import NIGHTLY_RECOMPUTE, NOTIFY_NEW_MATCHES, RECOMPUTE_PROFILE_MATCHES
+from abb.matching import service
+from abb.tasks import NIGHTLY_RECOMPUTE, RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.celery_app import celery_app
-from abb.tasks.dispatch import enqueue
 from abb.tasks.runtime import task_session
 
 log = logging.getLogger("abb.tasks")
-
-
-def after_recompute(session: Session, created: list[int]) -> None:
-    """After a committed recompute: match lists are read afresh and the new matches announced by e-mail."""
-    # Rescored suggestions show on the other side's lists too, so every list goes.
-    get_cache().invalidate(MATCH_LIST_CACHE)
-    if created:
-        enqueue(session, NOTIFY_NEW_MATCHES, created)
 
 
 @celery_app.task(name=RECOMPUTE_PROFILE_MATCHES)
 def recompute_profile_matches(role: str, profile_id: int) -> list[int]:
     """Recompute one SME's or partner's suggestions after the profile changed; announce the new ones."""
     with task_session() as session:
-        created = matching.recompute_for_profile(
+        created = service.recompute_and_announce(
             session, role=Role(role), profile_id=profile_id, settings=get_settings()
         )
-        after_recompute(session, created)
     log.info("recomputed matches of %s profile %d: %d new", role, profile_id, len(created))
     return created
 
@@ -43,7 +30,6 @@ def recompute_profile_matches(role: str, profile_id: int) -> list[int]:
 def nightly_recompute() -> int:
     """Recompute every SME's suggestions (beat runs it nightly); profiles' activity ages, so scores move."""
     with task_session() as session:
-        created = matching.recompute_all(session, settings=get_settings())
-    get_cache().invalidate(MATCH_LIST_CACHE)
+        created = service.recompute_all(session, settings=get_settings())
     log.info("nightly match recompute: %d new matches", created)
     return created

@@ -13,18 +13,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import Role, User
 from abb.core.errors import AppError, Forbidden
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.core.idempotency import request_fingerprint, run_idempotent
-from abb.deals import service
+from abb.deals import payments, service
 from abb.deals.models import ProviderName
 from abb.deals.money import Currency, format_amount
 from abb.deals.schemas import DealIn, ReconciliationIn
-from abb.payments.bank_transfer import display_reference
 from abb.web.forms import validate_form
-from abb.web.router import CSRF_FIELD, SignedInUser, checked_form, render
+from abb.web.kit import CSRF_FIELD, CheckedForm, SignedInUser, render
 
 router = APIRouter(include_in_schema=False)
 IDEMPOTENCY_FIELD = "idempotency_key"
@@ -86,24 +84,16 @@ def deals_page(request: Request, user: SignedInUser, session: SessionDep) -> Res
 
 
 @router.post("/deals", response_class=HTMLResponse)
-async def deal_create(request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await checked_form(request)
+def deal_create(
+    request: Request, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
     values = _values(form, DEAL_FIELDS)
     parsed, errors = validate_form(DealIn, dict(values))
     if parsed is not None:
         assert isinstance(parsed, DealIn)
 
         def create() -> str:
-            deal = service.create_deal(
-                session,
-                user=user,
-                match_id=parsed.match_id,
-                description=parsed.description,
-                amount_minor=parsed.amount_minor,
-                currency=parsed.currency,
-                due_date=parsed.due_date,
-            )
-            return f"/deals/{deal.id}"
+            return f"/deals/{service.create_deal(session, user=user, deal_in=parsed).id}"
 
         try:
             return RedirectResponse(_once(request, session, user, form, settings, create), status_code=303)
@@ -117,23 +107,21 @@ def deal_page(
     request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     deal = service.get_deal(session, deal_id=deal_id, user=user)
-    side = service.side_of(deal, user)
+    actions = service.allowed_actions(deal, user)
     return render(
         request,
         "deal_detail.html",
         {
             "user": user,
             "deal": deal,
-            "side": side,
+            "side": service.side_of(deal, user),
             "history": service.history(session, deal=deal),
-            "instructions": service.payment_instructions(deal, settings),
-            "reference": display_reference(deal.payment_reference),
-            "can_pay": side == "sme" and deal.state.value in ("draft", "failed"),
-            "can_cancel": (side is not None or user.role == Role.ADMIN)
-            and deal.received_minor == 0
-            and deal.state.value in ("draft", "awaiting_payment", "failed"),
-            "can_settle": user.role == Role.ADMIN and deal.state.value == "paid",
-            "can_refund_excess": user.role == Role.ADMIN and deal.excess_minor > 0,
+            "instructions": payments.payment_instructions(deal, settings),
+            "reference": service.display_reference(deal.payment_reference),
+            "can_pay": actions.pay,
+            "can_cancel": actions.cancel,
+            "can_settle": actions.settle,
+            "can_refund_excess": actions.refund_excess,
             "form_key": secrets.token_urlsafe(16),
             "fmt": format_amount,
         },
@@ -141,31 +129,27 @@ def deal_page(
 
 
 @router.post("/deals/{deal_id}/pay")
-async def deal_pay(
-    request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
+def deal_pay(
+    request: Request, deal_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    form = await checked_form(request)
-
     def pay() -> str:
-        service.pay(session, deal_id=deal_id, user=user, provider_name=ProviderName.BANK_TRANSFER, settings=settings)
+        payments.pay(session, deal_id=deal_id, user=user, provider_name=ProviderName.BANK_TRANSFER, settings=settings)
         return f"/deals/{deal_id}"
 
     return RedirectResponse(_once(request, session, user, form, settings, pay), status_code=303)
 
 
 @router.post("/deals/{deal_id}/cancel")
-async def deal_cancel(request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def deal_cancel(deal_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     reason = str(form.get("reason", "")).strip()[:500] or None
     service.cancel(session, deal_id=deal_id, user=user, reason=reason)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 
 @router.post("/deals/{deal_id}/settle")
-async def deal_settle(
-    request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep, settings: SettingsDep
+def deal_settle(
+    deal_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    await checked_form(request)
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin settles deals.")
     service.settle(session, deal_id=deal_id, admin=user, settings=settings)
@@ -173,8 +157,7 @@ async def deal_settle(
 
 
 @router.post("/deals/{deal_id}/excess-refunded")
-async def deal_excess_refunded(request: Request, deal_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    await checked_form(request)
+def deal_excess_refunded(deal_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep) -> Response:
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin records refunds.")
     service.excess_refunded(session, deal_id=deal_id, admin=user)
@@ -188,7 +171,7 @@ def _reconcile_page(
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-    result: service.Reconciliation | None = None,
+    result: payments.Reconciliation | None = None,
     status: int = 200,
 ) -> Response:
     return render(
@@ -196,13 +179,13 @@ def _reconcile_page(
         "admin_reconcile.html",
         {
             "user": user,
-            "awaiting": service.awaiting_bank_transfers(session),
+            "awaiting": payments.awaiting_bank_transfers(session),
             "currencies": [c.value for c in Currency],
             "values": values or {},
             "errors": errors or {},
             "result": result,
             "fmt": format_amount,
-            "display_reference": display_reference,
+            "display_reference": service.display_reference,
         },
         status=status,
     )
@@ -216,8 +199,7 @@ def reconcile_page(request: Request, user: SignedInUser, session: SessionDep) ->
 
 
 @router.post("/admin/reconcile", response_class=HTMLResponse)
-async def reconcile_submit(request: Request, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def reconcile_submit(request: Request, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     if user.role != Role.ADMIN:
         raise Forbidden("Only admins reconcile bank transfers.")
     values = _values(form, RECONCILE_FIELDS)
@@ -225,14 +207,7 @@ async def reconcile_submit(request: Request, user: SignedInUser, session: Sessio
     if parsed is not None:
         assert isinstance(parsed, ReconciliationIn)
         try:
-            result = service.reconcile(
-                session,
-                admin=user,
-                reference=parsed.reference,
-                amount=parsed.amount,
-                currency=parsed.currency,
-                bank_transaction_id=parsed.bank_transaction_id,
-            )
+            result = payments.reconcile(session, admin=user, reconciliation_in=parsed)
         except AppError as exc:
             return _reconcile_page(
                 request, user, session, values=values, errors={"form": exc.detail}, status=exc.status

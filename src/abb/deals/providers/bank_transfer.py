@@ -13,10 +13,9 @@ from stdnum import iso11649
 from stdnum.exceptions import ValidationError
 from stdnum.iso7064 import mod_97_10
 
-from abb.core.config import Settings
 from abb.deals.models import Deal, Payment, ProviderName
 from abb.deals.money import format_amount
-from abb.payments.base import PaymentProvider, PaymentStart
+from abb.deals.providers.base import PaymentProvider, PaymentStart, register
 
 # Letters and digits that cannot be mistaken for one another when read aloud or retyped (no 0/O, 1/I/L).
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -41,12 +40,10 @@ def display_reference(reference: str) -> str:
     return str(iso11649.format(reference))
 
 
+@register
 class BankTransferProvider(PaymentProvider):
     name = ProviderName.BANK_TRANSFER
     opens_payment = False
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def start(self, deal: Deal, payment: Payment | None) -> PaymentStart:
         outstanding = max(deal.amount_minor - deal.received_minor, 0)

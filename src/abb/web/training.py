@@ -15,7 +15,7 @@ from abb.core.http import IdPath, SessionDep
 from abb.training import service
 from abb.training.models import Course
 from abb.training.schemas import COURSE_LANGUAGES, MINOR_UNITS
-from abb.web.router import SignedInUser, checked_form, render
+from abb.web.kit import CheckedForm, SignedInUser, render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -74,8 +74,9 @@ def course_page(request: Request, course_id: IdPath, user: SignedInUser, session
 
 
 @router.post("/courses/{course_id}/enroll", response_class=HTMLResponse)
-async def enroll_submit(request: Request, course_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def enroll_submit(
+    request: Request, course_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep
+) -> Response:
     try:
         service.enroll(session, course_id=course_id, user=user, waitlist=form.get("waitlist") == "1")
     except NotFound:
@@ -86,8 +87,9 @@ async def enroll_submit(request: Request, course_id: IdPath, user: SignedInUser,
 
 
 @router.post("/courses/{course_id}/cancel", response_class=HTMLResponse)
-async def cancel_submit(request: Request, course_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    await checked_form(request)
+def cancel_submit(
+    request: Request, course_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep
+) -> Response:
     mine = service.my_enrollments_by_course(session, user=user, course_ids=[course_id]).get(course_id)
     try:
         if mine is None:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import User
 from abb.core.errors import AppError, Unprocessable
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.uploads import service
+from abb.uploads.deps import StorageDep, download_response
 from abb.uploads.models import DocumentKind
-from abb.uploads.router import StorageDep, download_response
-from abb.web.router import SignedInUser, checked_form, render
+from abb.web.kit import CheckedForm, SignedInUser, render
 
 router = APIRouter(include_in_schema=False)
 KIND_LABELS = {
@@ -51,10 +49,14 @@ def documents_page(request: Request, user: SignedInUser, session: SessionDep, se
 
 
 @router.post("/documents", response_class=HTMLResponse)
-async def upload_submit(
-    request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep, storage: StorageDep
+def upload_submit(
+    request: Request,
+    user: SignedInUser,
+    form: CheckedForm,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
 ) -> Response:
-    form = await checked_form(request)
     file = form.get("file")
     try:
         if not isinstance(file, UploadFile) or not file.filename:
@@ -63,8 +65,7 @@ async def upload_submit(
             kind = DocumentKind(str(form.get("kind", "")))
         except ValueError as exc:
             raise Unprocessable("Choose what kind of document this is.") from exc
-        await run_in_threadpool(
-            service.upload,
+        service.upload(
             session,
             storage=storage,
             owner=user,
@@ -88,9 +89,8 @@ def download(
 
 
 @router.post("/documents/{document_id}/delete")
-async def delete_submit(
-    request: Request, document_id: IdPath, user: SignedInUser, session: SessionDep, storage: StorageDep
+def delete_submit(
+    document_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep, storage: StorageDep
 ) -> Response:
-    await checked_form(request)
     service.delete_document(session, storage=storage, document_id=document_id, user=user)
     return RedirectResponse("/documents", status_code=303)

@@ -7,48 +7,30 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from abb.accounts.deps import SettingsDep
 from abb.accounts.models import Role, User
 from abb.companies import service as companies
 from abb.core.errors import AppError
-from abb.core.http import IdPath, SessionDep
+from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.matching import service
 from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut
-from abb.tasks.matching import after_recompute
 from abb.web.forms import validate_form
-from abb.web.router import SignedInUser, checked_form, render
+from abb.web.kit import CheckedForm, SignedInUser, page_number, render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25  # the top 20 suggestions and a few introductions fit on one page
 MAX_SLOTS = 5
-FACTOR_LABELS = {
-    "sector": "Sectors in common",
-    "text": "Products and services",
-    "country": "Target country",
-    "language": "Shared language",
-    "size": "Company size",
-    "completeness": "Profile completeness",
-    "activity": "Recent activity",
-}
 
 
 def _has_matches(user: User) -> bool:
     return user.role in (Role.SME, Role.PARTNER)
 
 
-def _page_number(request: Request) -> int:
-    try:
-        return max(1, min(int(request.query_params.get("page", "1")), 10_000))
-    except ValueError:
-        return 1
-
-
 @router.get("/matches", response_class=HTMLResponse)
 def matches_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
     wanted = request.query_params.get("status")
     status = wanted if wanted in {s.value for s in MatchStatus} else None
-    page = _page_number(request)
+    page = page_number(request)
     items, total = service.list_matches_for_user(
         session, user=user, status=status, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
     )
@@ -70,16 +52,11 @@ def matches_page(request: Request, user: SignedInUser, session: SessionDep) -> R
 
 
 @router.post("/matches/recompute")
-async def recompute_submit(
-    request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep
-) -> Response:
-    await checked_form(request)
-    service.user_side(user)  # admins have no matches
-    profile = companies.profile_of(session, user=user)
-    if profile is None:
+def recompute_submit(user: SignedInUser, _form: CheckedForm, session: SessionDep, settings: SettingsDep) -> Response:
+    try:
+        service.recompute_for_user(session, user=user, settings=settings)
+    except service.NoProfile:
         return RedirectResponse("/profile/edit", status_code=303)
-    created = service.recompute_for_profile(session, role=user.role, profile_id=profile.id, settings=settings)
-    after_recompute(session, created)
     return RedirectResponse("/matches", status_code=303)
 
 
@@ -102,7 +79,7 @@ def _detail(
             "user": user,
             "match": MatchOut.of(match, side),
             "meetings": meetings,
-            "factor_labels": FACTOR_LABELS,
+            "factor_labels": service.FACTOR_LABELS,
             "slot_fields": [f"slot_{i}" for i in range(1, MAX_SLOTS + 1)],
             "errors": errors or {},
             "values": values or {},
@@ -121,22 +98,19 @@ def _back(form_value: object, match_id: int) -> str:
 
 
 @router.post("/matches/{match_id}/accept")
-async def accept_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def accept_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     service.accept(session, match_id=match_id, user=user)
     return RedirectResponse(_back(form.get("back"), match_id), status_code=303)
 
 
 @router.post("/matches/{match_id}/decline")
-async def decline_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def decline_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     service.decline(session, match_id=match_id, user=user)
     return RedirectResponse(_back(form.get("back"), match_id), status_code=303)
 
 
 @router.post("/matches/{match_id}/close")
-async def close_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    await checked_form(request)
+def close_submit(match_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep) -> Response:
     service.close(session, match_id=match_id, user=user)
     return RedirectResponse(f"/matches/{match_id}", status_code=303)
 
@@ -151,8 +125,9 @@ def _utc_slot(value: str) -> datetime | str:
 
 
 @router.post("/matches/{match_id}/meetings", response_class=HTMLResponse)
-async def propose_submit(request: Request, match_id: IdPath, user: SignedInUser, session: SessionDep) -> Response:
-    form = await checked_form(request)
+def propose_submit(
+    request: Request, match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep
+) -> Response:
     values = {f"slot_{i}": str(form.get(f"slot_{i}", "")).strip()[:40] for i in range(1, MAX_SLOTS + 1)}
     values["video_link"] = str(form.get("video_link", "")).strip()[:600]
     slots = [_utc_slot(v) for k, v in values.items() if k.startswith("slot_") and v]
@@ -160,9 +135,7 @@ async def propose_submit(request: Request, match_id: IdPath, user: SignedInUser,
     if parsed is not None:
         assert isinstance(parsed, MeetingIn)
         try:
-            service.propose_meeting(
-                session, match_id=match_id, user=user, slots=parsed.slots, video_link=str(parsed.video_link)
-            )
+            service.propose_meeting(session, match_id=match_id, user=user, meeting_in=parsed)
         except AppError as exc:
             if exc.status != 422:
                 raise
@@ -173,10 +146,9 @@ async def propose_submit(request: Request, match_id: IdPath, user: SignedInUser,
 
 
 @router.post("/meetings/{meeting_id}/accept")
-async def accept_meeting_submit(
-    request: Request, meeting_id: IdPath, user: SignedInUser, session: SessionDep
+def accept_meeting_submit(
+    request: Request, meeting_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep
 ) -> Response:
-    form = await checked_form(request)
     parsed, _errors = validate_form(MeetingAcceptIn, {"slot": str(form.get("slot", ""))[:40]})
     if parsed is None:
         return render(
@@ -192,7 +164,7 @@ async def accept_meeting_submit(
 
 @router.get("/meetings", response_class=HTMLResponse)
 def meetings_page(request: Request, user: SignedInUser, session: SessionDep) -> Response:
-    page = _page_number(request)
+    page = page_number(request)
     items, total = service.list_meetings_for_user(session, user=user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render(
         request,

@@ -9,13 +9,12 @@ import stripe
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
-from abb.accounts.deps import SettingsDep
 from abb.core.errors import BadRequest
-from abb.core.http import SessionDep
+from abb.core.http import SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
-from abb.deals import service
-from abb.payments.base import CardPaymentsDisabled
-from abb.payments.stripe_card import verify_event
+from abb.deals import payments
+from abb.deals.providers.base import CardPaymentsDisabled
+from abb.deals.providers.stripe_card import verify_event
 
 router = APIRouter(prefix="/api/v1/payments/webhooks", tags=["payments"])
 log = logging.getLogger("abb.payments")
@@ -57,7 +56,7 @@ def stripe_webhook(
     intent = data.get("object") if isinstance(data, dict) else None
     if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and isinstance(event_type, str)):
         raise BadRequest("The webhook body is not a Stripe event.")
-    handled = service.handle_stripe_event(
+    handled = payments.handle_stripe_event(
         session,
         event_id=event_id,
         event_type=event_type,
