@@ -1,5 +1,6 @@
 # Two commands matter: `make run` and `make test`. Everything else here serves them.
 PYTHON ?= python3
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
@@ -54,8 +55,16 @@ test-setup: $(VENV)/.dev-installed
 	scripts/install-test-services.sh
 	scripts/install-ship-tools.sh
 
+# The suite under coverage (line + branch, the servers it starts included; pyproject.toml [tool.coverage]).
+# Fails when a test fails or when coverage is under fail_under; the report lists each module's uncovered lines.
+COVERAGE_DIR := var/coverage
 test: test-setup
-	$(BIN)/python -m pytest
+	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
+	status=0; COVERAGE_FILE=$(CURDIR)/$(COVERAGE_DIR)/.coverage $(BIN)/coverage run -m pytest || status=$$?; \
+	$(BIN)/coverage combine -q --data-file=$(COVERAGE_DIR)/.coverage && \
+	$(BIN)/coverage xml -q --data-file=$(COVERAGE_DIR)/.coverage && \
+	$(BIN)/coverage report --data-file=$(COVERAGE_DIR)/.coverage | tee $(COVERAGE_DIR)/report.txt; \
+	covered=$${PIPESTATUS[0]}; [ $$status -ne 0 ] && exit $$status; exit $$covered
 
 # The pipeline's unit and integration stages (.github/workflows/pipeline.yml): together exactly `make test`.
 test-unit: test-setup

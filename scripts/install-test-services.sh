@@ -15,7 +15,7 @@ WANTED=(
   "/usr/bin/prometheus-redis-exporter prometheus-redis-exporter"
   "/usr/bin/pgbackrest pgbackrest"
   "/usr/bin/shellcheck shellcheck"
-  "/usr/bin/chromium chromium"  # page layouts at phone width (tests/test_web_layout.py)
+  "/usr/bin/chromium chromium"  # browser tests: tests/e2e/ (Playwright) and tests/test_web_layout.py
 )
 
 missing=()

@@ -29,6 +29,7 @@ from abb.core import cache
 from abb.core.config import get_settings
 from abb.core.database import make_engine
 from abb.core.migrate import upgrade
+from abb.ops.processes import die_with_parent
 from tests.harness.redis import RedisServer
 from tests.harness.services import PostgresServer, free_port, unavailable
 from tests.waiting import wait_until
@@ -173,6 +174,7 @@ class CeleryWorker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # not orphaned when the test run is killed
             )
 
     def log(self) -> str:

@@ -17,7 +17,7 @@ from tests.fixtures_deals import connect, due, open_deal, pay_by_bank
 from tests.test_web_pages import CSRF, sign_in
 
 FORM_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
-REFERENCE = re.compile(r"<dt>Reference \(write it exactly\)</dt><dd><code>([^<]+)</code>")
+REFERENCE = re.compile(r'<code data-testid="payment-reference">([^<]+)</code>')
 
 
 @contextmanager

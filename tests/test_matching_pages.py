@@ -56,7 +56,7 @@ def test_sme_and_partner_connect_and_meet_in_the_browser(client, session):
         f"/matches/{match_id}"
     )
     detail = client.get(f"/matches/{match_id}").text
-    assert 'id="match-status" data-state="connected">Connected</span>' in detail
+    assert 'id="match-status" data-status="connected">Connected</span>' in detail
     assert "How the score is made up" in detail and '<label for="slot_1">' in detail
 
     # The partner types Nairobi times (its company's time zone, UTC+3 all year); they are stored in UTC.
@@ -71,7 +71,7 @@ def test_sme_and_partner_connect_and_meet_in_the_browser(client, session):
 
     token = signed_in(client, session, sme)
     detail = client.get(f"/matches/{match_id}").text
-    assert 'id="match-status" data-state="connected">Connected</span>' in detail
+    assert 'id="match-status" data-status="connected">Connected</span>' in detail
     chosen = re.findall(r'name="slot" value="([^"]+)"', detail)
     assert [datetime.fromisoformat(v) for v in chosen] == [start, start + timedelta(hours=2)]
     meeting_id = int(re.search(r'action="/meetings/(\d+)/accept"', detail).group(1))

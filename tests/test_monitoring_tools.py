@@ -73,8 +73,9 @@ def test_ci_figures_are_read_from_the_runs_reports(tmp_path: Path) -> None:
     )
     assert ci_report.read_junit(junit) == {"passed": 9, "failed": 2, "errors": 1, "skipped": 3}
     coverage = tmp_path / "coverage.xml"
-    coverage.write_text('<coverage line-rate="0.8123"/>')
+    coverage.write_text('<coverage line-rate="0.8123" branch-rate="0.71"/>')
     assert ci_report.read_cobertura_coverage(coverage) == pytest.approx(0.8123)
+    assert ci_report.read_cobertura_coverage(coverage, "branch-rate") == pytest.approx(0.71)
     ruff = tmp_path / "ruff.json"
     ruff.write_text(json.dumps([{"code": "E501"}, {"code": "F401"}, {"code": "S101"}]))
     assert ci_report.read_ruff_findings(ruff) == 3

@@ -27,7 +27,7 @@ def test_sme_enrolls_from_the_catalogue_and_cancels(client, session):
 
     enrolled = client.post(f"/courses/{course.id}/enroll", data={"csrf_token": token}, follow_redirects=True)
     assert enrolled.status_code == 200
-    assert '<span class="status">Enrolled</span>' in enrolled.text and "1 of 2 left" in enrolled.text
+    assert 'data-status="enrolled">Enrolled</span>' in enrolled.text and "1 of 2 left" in enrolled.text
     assert "Cancel my enrollment" in enrolled.text
 
     cancelled = client.post(f"/courses/{course.id}/cancel", data={"csrf_token": token}, follow_redirects=True)

@@ -22,10 +22,11 @@ from abb.accounts.router import router as accounts_router
 from abb.companies.router import router as companies_router
 from abb.core.config import Settings, get_settings
 from abb.core.database import Database
-from abb.core.errors import install_error_handlers
+from abb.core.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from abb.core.garbage_collection import settle_after_startup
 from abb.core.http import AdmissionGate, BodySizeLimitMiddleware
-from abb.core.openapi import Problem
+from abb.core.openapi import Problem, problem_responses
+from abb.core.text_input import ControlCharacterMiddleware
 from abb.deals import service as deals
 from abb.deals.models import ProviderName
 from abb.deals.money import Currency
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
+    app.add_middleware(ControlCharacterMiddleware)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -176,7 +178,21 @@ def _register_problem_schema(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema()
+        _validation_errors_are_problems(schema)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _validation_errors_are_problems(schema: dict[str, Any]) -> None:
+    """FastAPI documents its own 422 body (application/json, HTTPValidationError) on every operation with
+    parameters; our handler answers problem+json (abb.core.errors.validation_problem), so say that instead."""
+    problem = problem_responses(422)[422]
+    for operation in (op for item in schema.get("paths", {}).values() for op in item.values()):
+        documented = operation.get("responses", {}).get("422")
+        if documented and PROBLEM_MEDIA_TYPE not in documented.get("content", {}):
+            operation["responses"]["422"] = {"description": problem["description"], "content": problem["content"]}

@@ -185,6 +185,7 @@ def ci_report(
         succeeded=success,
         tests=report.read_junit(junit) if junit else {},
         coverage_ratio=report.read_cobertura_coverage(coverage_xml) if coverage_xml else None,
+        branch_coverage_ratio=report.read_cobertura_coverage(coverage_xml, "branch-rate") if coverage_xml else None,
         lint_findings=report.read_ruff_findings(lint_report) if lint_report else None,
         security_findings=security_findings,
         deployment=cast(report.DeploymentStatus | None, deployment),

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from typing import Any
 
-from abb.ops.processes import terminate
+from abb.ops.processes import die_with_parent, terminate
 from tests.harness.services import free_port, wait_for_port
 from tests.waiting import WaitTimedOut
 
@@ -41,6 +41,7 @@ class GcsEmulator:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent,  # not orphaned when the test run is killed
         )
         try:
             wait_for_port(self.port)

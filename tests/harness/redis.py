@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from abb.ops.processes import terminate
+from abb.ops.processes import die_with_parent, terminate
 from tests.harness.services import free_port, wait_for_port
 from tests.waiting import WaitTimedOut
 
@@ -29,6 +29,7 @@ class RedisServer:
             cwd=self.root,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # not orphaned when the test run is killed
         )
         try:
             wait_for_port(self.port)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from abb.ops.processes import dismiss, run_when_parent_dies
 from tests.waiting import wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -57,6 +58,7 @@ class PostgresServer:
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
         self.run_as: list[str] = []
+        self._guard: subprocess.Popen[bytes] | None = None
         if os.geteuid() == 0:
             try:
                 pwd.getpwnam("postgres")
@@ -80,10 +82,15 @@ class PostgresServer:
         subprocess.run([*self.run_as, str(self.bin / cmd[0]), *cmd[1:]], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        # pg_ctl detaches the server from us: a guard process stops it should this test run be killed.
+        self._guard = run_when_parent_dies(
+            [*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        )
         self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"])
 
     def stop(self, mode: str = "fast") -> None:
         self._run(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"])
+        dismiss(self._guard)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -98,4 +105,5 @@ class PostgresServer:
     def close(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
+        dismiss(self._guard)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -39,3 +39,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def links_to(parameter: str, *operations: tuple[str, str], status: int = 201) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from a created resource's `id` to the operations on it ((method, path) pairs), for clients
+    and for stateful API fuzzing (create -> read -> update), e.g. `links_to("course_id", ("get", "/api/v1/…"))`."""
+    links = {
+        f"{method.upper()}{path}".replace("/", "_").replace("{", "").replace("}", ""): {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method,
+            "parameters": {parameter: "$response.body#/id"},
+        }
+        for method, path in operations
+    }
+    return {status: {"description": "Created", "links": links}}

@@ -12,7 +12,7 @@ from abb.accounts.deps import AdminUser, CurrentUser
 from abb.core.config import Settings
 from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
-from abb.core.openapi import problem_responses
+from abb.core.openapi import links_to, problem_responses
 from abb.deals import payments, service
 from abb.deals.models import Deal, DealState
 from abb.deals.money import format_amount
@@ -56,7 +56,20 @@ def list_deals(user: CurrentUser, session: SessionDep, page: PageDep, state: Dea
     return Page[DealOut](items=[deal_out(session, d) for d in items], total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("/deals", status_code=status.HTTP_201_CREATED, response_model=DealOut, responses=IDEMPOTENT_ERRORS)
+@router.post(
+    "/deals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DealOut,
+    responses={
+        **IDEMPOTENT_ERRORS,
+        **links_to(
+            "deal_id",
+            ("get", "/api/v1/deals/{deal_id}"),
+            ("post", "/api/v1/deals/{deal_id}/pay"),
+            ("post", "/api/v1/deals/{deal_id}/cancel"),
+        ),
+    },
+)
 def create_deal(
     body: DealIn,
     request: Request,

@@ -76,12 +76,18 @@ def install_observability(
     ]
     if settings.host_metrics:
         collectors.append(HostCollector())
-    broker = settings.resolved_celery_broker_url
-    if broker.startswith(("redis://", "rediss://")):
-        from abb.observability.celery import QueueDepthCollector, queue_names
-        from abb.tasks.celery_app import celery_app
+    from abb.observability import celery as task_metrics
+    from abb.tasks.celery_app import celery_app
+    from abb.tasks.dispatch import in_process_pending
 
-        collectors.append(QueueDepthCollector(broker, queue_names(celery_app), settings.health_timeout_seconds))
+    task_metrics.initialise_label_values(celery_app)
+    broker = settings.resolved_celery_broker_url
+    collectors.append(task_metrics.TaskModeCollector(workers_expected=bool(broker)))
+    queues = task_metrics.queue_names(celery_app)
+    if broker.startswith(("redis://", "rediss://")):
+        collectors.append(task_metrics.QueueDepthCollector(broker, queues, settings.health_timeout_seconds))
+    elif not broker:
+        collectors.append(task_metrics.InProcessQueueCollector(queues, in_process_pending))
     registry = exposition_registry(collectors)  # type: ignore[arg-type]
     app.include_router(metrics_router(settings, registry))
     if settings.metrics_port:

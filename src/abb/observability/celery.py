@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import Celery, signals
@@ -64,6 +64,52 @@ class QueueDepthCollector:
         yield family
 
 
+class TaskModeCollector:
+    """abb_celery_workers_expected: 1 when tasks go to a broker for `abb worker`, 0 in the embedded mode (tasks run
+    in-process), so the CeleryWorkersAbsent alert knows whether a missing worker matters."""
+
+    def __init__(self, workers_expected: bool) -> None:
+        self.workers_expected = workers_expected
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "abb_celery_workers_expected", "1 when Celery workers run the background tasks, 0 when they run in-process"
+        )
+        family.add_metric([], 1.0 if self.workers_expected else 0.0)
+        yield family
+
+
+class InProcessQueueCollector:
+    """abb_celery_queue_depth{queue} in the embedded mode: tasks handed to the in-process pool, not yet started."""
+
+    def __init__(self, queues: list[str], pending: Callable[[], int]) -> None:
+        self.queues = queues
+        self.pending = pending
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("abb_celery_queue_depth", "Tasks waiting in each queue", labels=["queue"])
+        waiting = self.pending()
+        for index, queue in enumerate(self.queues):
+            family.add_metric([queue], waiting if index == 0 else 0)  # the in-process pool is one queue
+        yield family
+
+
+def initialise_label_values(app: Celery) -> None:
+    """Every task's duration, failure and retry series at 0 from start-up, in the API (whose embedded mode runs
+    tasks itself) and in workers: the queue and task panels read 0 before the first run, not "no data"."""
+    from abb.core.cache import CACHE_REQUESTS, MATCH_LIST_CACHE, PARTNER_DIRECTORY_CACHE
+
+    for cache in (PARTNER_DIRECTORY_CACHE, MATCH_LIST_CACHE):
+        for result in ("hit", "miss", "error"):
+            CACHE_REQUESTS.labels(cache=cache, result=result)
+    app.loader.import_default_modules()
+    for name in [task for task in app.tasks if not task.startswith("celery.")]:
+        TASK_FAILURES.labels(task=name)
+        TASK_RETRIES.labels(task=name)
+        for outcome in _OUTCOMES.values():
+            TASK_DURATION.labels(task=name, outcome=outcome)
+
+
 def queue_names(app: Celery) -> list[str]:
     configured = app.conf.task_queues
     names = [queue.name for queue in configured] if configured else []
@@ -110,9 +156,11 @@ def _on_worker_init(**_: Any) -> None:
     from abb.observability import setup_observability
     from abb.observability.collectors import BuildInfoCollector
     from abb.observability.metrics import exposition_registry, serve_metrics_port
+    from abb.tasks.celery_app import celery_app
 
     settings = worker_settings()
     setup_observability(settings, logs=False)  # logs: _on_setup_logging, with the worker's --loglevel
+    initialise_label_values(celery_app)
     if settings.worker_metrics_port:
         serve_metrics_port(settings.worker_metrics_port, exposition_registry([BuildInfoCollector(settings)]))
 

@@ -26,6 +26,7 @@ class CiFigures:
     succeeded: bool | None = None
     tests: dict[str, int] = field(default_factory=dict)  # result -> count (passed, failed, errors, skipped)
     coverage_ratio: float | None = None
+    branch_coverage_ratio: float | None = None
     lint_findings: int | None = None
     security_findings: int | None = None
     deployment: DeploymentStatus | None = None
@@ -44,9 +45,9 @@ def read_junit(path: Path) -> dict[str, int]:
     return {"passed": passed, "failed": totals["failures"], "errors": totals["errors"], "skipped": totals["skipped"]}
 
 
-def read_cobertura_coverage(path: Path) -> float:
-    """Line coverage ratio (0..1) from a Cobertura XML report (coverage xml)."""
-    return float(ET.parse(path).getroot().get("line-rate", "nan"))  # noqa: S314 - our own coverage report
+def read_cobertura_coverage(path: Path, rate: str = "line-rate") -> float:
+    """Line coverage ratio (0..1) from a Cobertura XML report (coverage xml); `rate="branch-rate"` for branches."""
+    return float(ET.parse(path).getroot().get(rate, "nan"))  # noqa: S314 - our own coverage report
 
 
 def read_ruff_findings(path: Path) -> int:
@@ -77,6 +78,8 @@ def build_registry(figures: CiFigures, *, now: float | None = None) -> Collector
         gauge("abb_ci_tests_total", "Tests in the CI run, by result", count, {"result": result})
     if figures.coverage_ratio is not None:
         gauge("abb_ci_coverage_ratio", "Line coverage of the test suite (0..1)", figures.coverage_ratio)
+    if figures.branch_coverage_ratio is not None:
+        gauge("abb_ci_branch_coverage_ratio", "Branch coverage of the test suite (0..1)", figures.branch_coverage_ratio)
     if figures.lint_findings is not None:
         gauge("abb_ci_lint_findings", "Linter findings in the CI run", figures.lint_findings)
     if figures.security_findings is not None:

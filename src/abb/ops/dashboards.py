@@ -496,7 +496,10 @@ def development() -> Dashboard:
                 "Code health and performance",
                 [
                     timeseries(
-                        "Test coverage", (f"abb_ci_coverage_ratio{{{ci}}}", "lines covered"), unit="percentunit"
+                        "Test coverage",
+                        (f"abb_ci_coverage_ratio{{{ci}}}", "lines covered"),
+                        (f"abb_ci_branch_coverage_ratio{{{ci}}}", "branches covered"),
+                        unit="percentunit",
                     ),
                     timeseries(
                         "Lint and security findings",

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from abb.ops.processes import terminate
+from abb.ops.processes import die_with_parent, terminate
 
 DEPLOY_DIR = Path(__file__).resolve().parents[3] / "deploy"
 PROMETHEUS_CONFIG = DEPLOY_DIR / "prometheus" / "prometheus.yml"
@@ -145,7 +146,8 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(self.env or {})},
-                start_new_session=True,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, not each server
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -325,7 +327,11 @@ def local_stack(
         am.stop()
 
 
-def main() -> None:  # pragma: no cover - interactive; the pieces above are what the tests run
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Prometheus, Alertmanager and a Pushgateway against `make run`.")
@@ -338,6 +344,8 @@ def main() -> None:  # pragma: no cover - interactive; the pieces above are what
     parser.add_argument("--receiver-port", type=int, default=9095, help="local Slack/PagerDuty double")
     args = parser.parse_args()
 
+    # SIGTERM (a supervisor, `kill`) stops the stack like Ctrl-C does: the finally blocks below stop every server.
+    signal.signal(signal.SIGTERM, _interrupt)
     work: Path = args.work.resolve()
     if work.exists():
         shutil.rmtree(work)

@@ -26,6 +26,7 @@ IN_PROCESS_THREADS = 2
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+_pending = 0  # submitted to the executor, not started yet
 
 
 def enqueue(session: Session, task_name: str, *args: Any) -> None:
@@ -40,7 +41,15 @@ def enqueue(session: Session, task_name: str, *args: Any) -> None:
         _publish(broker_url, task_name, args, headers)
     else:
         engine = session.get_bind().engine
+        global _pending
+        with _executor_lock:
+            _pending += 1
         _in_process_executor().submit(_run_in_process, engine, task_name, args, headers)
+
+
+def in_process_pending() -> int:
+    """Tasks handed to the in-process pool that have not started yet (the embedded mode's queue depth)."""
+    return _pending
 
 
 def _publish(broker_url: str, task_name: str, args: tuple[Any, ...], headers: dict[str, Any]) -> None:
@@ -60,6 +69,9 @@ def _in_process_executor() -> ThreadPoolExecutor:
 
 
 def _run_in_process(engine: Engine, task_name: str, args: tuple[Any, ...], headers: dict[str, Any]) -> None:
+    global _pending
+    with _executor_lock:
+        _pending -= 1
     celery_app.loader.import_default_modules()
     task = celery_app.tasks.get(task_name)
     if task is None:  # a worker would reject it as unregistered

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query, status
 
 from abb.accounts.deps import AdminUser, CurrentUser
 from abb.core.http import IdPath, Page, PageDep, SessionDep
-from abb.core.openapi import problem_responses
+from abb.core.openapi import links_to, problem_responses
 from abb.training import service
 from abb.training.models import Course
 from abb.training.schemas import CourseIn, CourseLanguage, CourseOut, CourseUpdate, EnrollIn, EnrollmentOut
@@ -49,7 +49,21 @@ def list_courses(
     )
 
 
-@router.post("/courses", status_code=status.HTTP_201_CREATED, response_model=CourseOut, responses=WRITE_ERRORS)
+@router.post(
+    "/courses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseOut,
+    responses={
+        **WRITE_ERRORS,
+        **links_to(
+            "course_id",
+            ("get", "/api/v1/courses/{course_id}"),
+            ("patch", "/api/v1/courses/{course_id}"),
+            ("post", "/api/v1/courses/{course_id}/enrollments"),
+            ("get", "/api/v1/courses/{course_id}/enrollments"),
+        ),
+    },
+)
 def create_course(body: CourseIn, _admin: AdminUser, session: SessionDep) -> CourseOut:
     return _one_course_out(session, service.create_course(session, data=body.model_dump()))
 
@@ -69,7 +83,15 @@ def update_course(course_id: IdPath, body: CourseUpdate, _admin: AdminUser, sess
     "/courses/{course_id}/enrollments",
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentOut,
-    responses=WRITE_ERRORS,
+    responses={
+        **WRITE_ERRORS,
+        **links_to(
+            "enrollment_id",
+            ("get", "/api/v1/enrollments/{enrollment_id}"),
+            ("post", "/api/v1/enrollments/{enrollment_id}/cancel"),
+            ("post", "/api/v1/enrollments/{enrollment_id}/complete"),
+        ),
+    },
 )
 def enroll(
     course_id: IdPath, user: CurrentUser, session: SessionDep, body: Annotated[EnrollIn | None, Body()] = None

@@ -7,7 +7,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from abb.accounts.deps import CurrentUser
 from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
-from abb.core.openapi import problem_responses
+from abb.core.openapi import links_to, problem_responses
 from abb.uploads import service
 from abb.uploads.deps import StorageDep, download_response
 from abb.uploads.models import DocumentKind
@@ -28,7 +28,15 @@ def upload_body_limits(max_bytes: int) -> dict[str, int]:
     "/documents",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentOut,
-    responses=problem_responses(400, 401, 413, 415, 422, 503),
+    responses={
+        **problem_responses(400, 401, 413, 415, 422, 503),
+        **links_to(
+            "document_id",
+            ("get", "/api/v1/documents/{document_id}"),
+            ("get", "/api/v1/documents/{document_id}/content"),
+            ("delete", "/api/v1/documents/{document_id}"),
+        ),
+    },
 )
 def upload_document(
     file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")],
