@@ -28,9 +28,10 @@ _OVERFLOW = """() => {
 
 
 class Visitor:
-    def __init__(self, page: Any, *, phone: bool) -> None:
+    def __init__(self, page: Any, *, phone: bool, language: str) -> None:
         self.page = page
         self.phone = phone
+        self.language = language  # the site's language for this visitor: "en" or "it"
         self.pages_checked: list[str] = []
 
     # --- navigation -------------------------------------------------------------------------------

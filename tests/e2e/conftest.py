@@ -2,8 +2,9 @@
 worker (`abb worker`), driven by Debian's Chromium through Playwright.
 
 Nothing is downloaded: Playwright launches /usr/bin/chromium (never `playwright install`) and axe-core comes
-inside the `axe-playwright-python` wheel. Each journey runs at a desktop and at a phone viewport; on a failure
-the screenshots and the Playwright trace of every browser of the test are kept under var/test-artifacts/.
+inside the `axe-playwright-python` wheel. Each journey runs twice: at a desktop viewport in English and at a phone
+viewport in Italian (the browser's Accept-Language picks the site's language); on a failure the screenshots and
+the Playwright trace of every browser of the test are kept under var/test-artifacts/.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+# Both languages are walked without doubling the journeys: the phone user is Italian.
+LANGUAGES = {"desktop": "en-GB", "phone": "it-IT"}
 ADMIN_EMAIL = "admin@demo.africabusinessbridge.example"
 UPLOAD_MAX_BYTES = 64 * 1024  # small, so that the oversized-upload journey sends little
 
@@ -121,9 +124,9 @@ def visitors(
     opened: list[tuple[str, Any, Visitor]] = []
 
     def open_visitor(who: str) -> Visitor:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], base_url=live_app.url)
+        context = browser.new_context(viewport=VIEWPORTS[viewport], locale=LANGUAGES[viewport], base_url=live_app.url)
         context.tracing.start(screenshots=True, snapshots=True)
-        visitor = Visitor(context.new_page(), phone=viewport == "phone")
+        visitor = Visitor(context.new_page(), phone=viewport == "phone", language=LANGUAGES[viewport][:2])
         opened.append((who, context, visitor))
         return visitor
 

@@ -135,7 +135,7 @@ def test_from_registration_to_a_settled_deal(
         {
             "match_id": str(match_id),
             "description": "Two pasta lines, installation in Nairobi",
-            "amount": "1250.50",
+            "amount": "1250,50" if sme.language == "it" else "1250.50",  # typed the reader's way
             "currency": "EUR",
             "due_date": due,
         },
@@ -145,6 +145,7 @@ def test_from_registration_to_a_settled_deal(
     assert re.fullmatch(r"/deals/\d+", deal_path), deal_path
     sme.submit(f'form[action="{deal_path}/pay"]')
     assert sme.attribute("[data-state]", "data-state") == "awaiting_payment"
+    assert sme.page.locator("html").get_attribute("lang") == sme.language
     reference = sme.page.locator('[data-testid="payment-reference"]').inner_text().strip()
     assert reference.startswith("RF"), reference
 
@@ -152,11 +153,17 @@ def test_from_registration_to_a_settled_deal(
     admin.goto("/admin/reconcile")
     admin.submit(
         'form[action="/admin/reconcile"]',
-        {"reference": reference, "amount": "1250.50", "currency": "EUR", "bank_transaction_id": f"BT-{_unique()}"},
+        {
+            "reference": reference,
+            "amount": "1250.50",
+            "currency": "EUR",
+            "bank_transaction_id": f"BT-{_unique()}",
+            "confirm": "yes",  # money moves: the page asks for a confirmation
+        },
     )
     admin.goto(deal_path)
     assert admin.attribute("[data-state]", "data-state") == "paid"
-    admin.submit(f'form[action="{deal_path}/settle"]')
+    admin.submit(f'form[action="{deal_path}/settle"]', {"confirm": "yes"})
     assert admin.attribute("[data-state]", "data-state") == "settled"
 
     # Both sides see it settled.
