@@ -26,6 +26,8 @@ from abb.matching.router import router as matching_router
 from abb.observability import install_observability
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
 from abb.payments.webhooks import router as payments_webhooks
+from abb.security.install import install_security, start_audit_writer
+from abb.security.metrics import AuditChainCollector
 from abb.training.pages import router as training_pages
 from abb.training.router import router as training_router
 from abb.uploads.pages import router as uploads_pages
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         app.state.db = database or Database(settings)
         app.state.db.open_first_connection()
+        start_audit_writer(app, settings)
         settle_after_startup(settings.gc_gen0_threshold)
         try:
             yield
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_security(app, settings)  # inside the body-size limit, so bodies it reads are bounded
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -92,7 +96,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     if fault_injection_enabled(settings):  # test-only (docs/monitoring.md)
         app.add_middleware(FaultInjectionMiddleware)
-    install_observability(app, settings)
+    install_observability(app, settings, [AuditChainCollector(lambda: app.state.db.engine)])
     _register_problem_schema(app)
     return app
 

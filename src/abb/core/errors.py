@@ -25,10 +25,13 @@ class AppError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class BadRequest(AppError):
@@ -45,6 +48,19 @@ class Forbidden(AppError):
 
 class NotFound(AppError):
     status, slug, title = 404, "not-found", "Not found"
+
+
+class NotOwner(Forbidden):
+    """Refused because the object exists but belongs to another user or company: a security event
+    (`access.cross_tenant`) besides the 403."""
+
+
+class HiddenFromCaller(NotFound):
+    """Answered 404 so as not to reveal that the object exists, but it does and belongs to someone else:
+    a security event (`access.cross_tenant`) like `NotOwner`."""
+
+
+CROSS_TENANT_STATE = "abb_cross_tenant"  # set on the request's state when one of the two above is answered
 
 
 class Conflict(AppError):
@@ -151,7 +167,12 @@ def validation_problem(request: Request, errors: list[dict[str, Any]]) -> JSONRe
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return error_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        if isinstance(exc, NotOwner | HiddenFromCaller):
+            setattr(request.state, CROSS_TENANT_STATE, True)
+        response = error_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

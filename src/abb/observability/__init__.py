@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from abb.core.config import Settings
@@ -29,8 +30,9 @@ def setup_observability(settings: Settings, *, logs: bool = True) -> None:
         install_database_hooks(settings)
 
 
-def install_observability(app: FastAPI, settings: Settings) -> None:
-    """Middleware, /metrics, /health and the page-timing endpoint for the API app."""
+def install_observability(app: FastAPI, settings: Settings, extra_collectors: Sequence[object] = ()) -> None:
+    """Middleware, /metrics, /health and the page-timing endpoint for the API app; `extra_collectors`
+    (other packages' scrape-time gauges) join the /metrics page."""
     from abb.observability import business, frontend, health
     from abb.observability.collectors import BuildInfoCollector, DatabaseCollector, HostCollector
     from abb.observability.metrics import (
@@ -57,6 +59,7 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
     collectors: list[object] = [BuildInfoCollector(settings), DatabaseCollector(lambda: app.state.db.engine, settings)]
     if settings.host_metrics:
         collectors.append(HostCollector())
+    collectors.extend(extra_collectors)
     broker = settings.resolved_celery_broker_url
     if broker.startswith(("redis://", "rediss://")):
         from abb.observability.celery import QueueDepthCollector, queue_names

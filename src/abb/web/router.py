@@ -59,6 +59,8 @@ def web_user(request: Request, session: SessionDep, settings: SettingsDep) -> Us
     except AppError:
         return None
     request.state.user_id = user.id
+    request.state.role = user.role.value
+    request.app.state.rate_limits.check_user(user.id)
     return user
 
 
@@ -168,7 +170,7 @@ async def register_submit(request: Request, session: SessionDep, settings: Setti
 async def _start_session(
     request: Request, session: SessionDep, settings: SettingsDep, email: str, password: str, target: str
 ) -> Response:
-    user = accounts.authenticate(session, email=email, password=password)
+    user = accounts.authenticate(session, email=email, password=password, settings=settings)
     token, _family = accounts.issue_web_session(session, user=user, settings=settings)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -195,7 +197,9 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     try:
         return await _start_session(request, session, settings, email, str(form.get("password", ""))[:256], target)
     except AppError as exc:
-        return render(request, "login.html", {"next": target, "error": exc.detail, "email": email}, status=exc.status)
+        page = render(request, "login.html", {"next": target, "error": exc.detail, "email": email}, status=exc.status)
+        page.headers.update(exc.headers)  # Retry-After on a 429
+        return page
 
 
 @router.post("/logout")
