@@ -25,8 +25,11 @@ def _events(n: int) -> list[SecurityEvent]:
 
 def test_sign_in_attempts_token_use_and_logout_are_events_with_ecs_fields(client, session, audit):
     user = make_user(session, Role.SME)
-    wrong = client.post("/api/v1/auth/login", json={"email": user.email, "password": "not-the-password"},
-                        headers={"User-Agent": "attack-tool/1.0", "X-Request-ID": "req-wrong-1"})
+    wrong = client.post(
+        "/api/v1/auth/login",
+        json={"email": user.email, "password": "not-the-password"},
+        headers={"User-Agent": "attack-tool/1.0", "X-Request-ID": "req-wrong-1"},
+    )
     assert wrong.status_code == 401
     tokens = client.post("/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}).json()
     refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
@@ -52,8 +55,11 @@ def test_password_change_and_admin_actions_are_events(client, session, audit):
     target = make_user(session, Role.PARTNER)
     headers = auth(client, admin)
     assert client.post(f"/api/v1/admin/users/{target.id}/disable", headers=headers).status_code == 200
-    change = client.post("/api/v1/auth/password", headers=auth(client, target := make_user(session)),
-                         json={"current_password": "wrong-current-pw", "new_password": "a-new-long-passphrase-42"})
+    change = client.post(
+        "/api/v1/auth/password",
+        headers=auth(client, target := make_user(session)),
+        json={"current_password": "wrong-current-pw", "new_password": "a-new-long-passphrase-42"},
+    )
     assert change.status_code == 403
     disabled = audit.events("admin.user_disable")[0]
     assert disabled.user_id == admin.id and disabled.entity_type == "users"
@@ -64,8 +70,9 @@ def test_data_modifications_record_actor_entity_and_changed_fields_without_perso
     owner = make_user(session, Role.PARTNER)
     profile = make_partner(session, owner=owner)
     headers = auth(client, owner)
-    response = client.patch(f"/api/v1/partners/{profile.id}", headers=headers,
-                            json={"services": "Cold-chain logistics", "years_active": 13})
+    response = client.patch(
+        f"/api/v1/partners/{profile.id}", headers=headers, json={"services": "Cold-chain logistics", "years_active": 13}
+    )
     assert response.status_code == 200, response.text
     change = [e for e in audit.events("data.update", entity_type="partner_profiles") if e.user_id == owner.id][-1]
     details = json.loads(change.details)

@@ -26,8 +26,10 @@ from abb.matching.router import router as matching_router
 from abb.observability import install_observability
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
 from abb.payments.webhooks import router as payments_webhooks
+from abb.privacy.router import router as privacy_router
 from abb.security.install import install_security, start_audit_writer
 from abb.security.metrics import AuditChainCollector
+from abb.security.router import router as security_router
 from abb.training.pages import router as training_pages
 from abb.training.router import router as training_router
 from abb.uploads.pages import router as uploads_pages
@@ -49,6 +51,8 @@ ROUTERS = (
     deals_router,
     deals_pages,
     payments_webhooks,
+    security_router,
+    privacy_router,
 )
 
 

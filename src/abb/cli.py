@@ -164,9 +164,8 @@ def audit_verify() -> None:
     if result.ok:
         typer.echo(f"audit chain intact: {result.rows_checked} rows, last id {result.last_id}")
         return
-    typer.echo(
-        f"audit chain BROKEN at row {result.broken_at_id}: {result.reason} ({result.rows_checked} rows intact before it)"
-    )
+    typer.echo(f"audit chain BROKEN at row {result.broken_at_id}: {result.reason}")
+    typer.echo(f"{result.rows_checked} rows intact before it")
     raise typer.Exit(1)
 
 

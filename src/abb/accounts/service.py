@@ -79,8 +79,13 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     user = session.scalar(select(User).where(User.email == email))
     if not verify_password(user.password_hash if user else None, password) or user is None:
         LOGIN_ATTEMPTS.labels("failure", "bad_credentials").inc()
-        guard.failed(session, email=email, ip=ip, user_id=user.id if user else None,
-                     reason="unknown_account" if user is None else "bad_password")
+        guard.failed(
+            session,
+            email=email,
+            ip=ip,
+            user_id=user.id if user else None,
+            reason="unknown_account" if user is None else "bad_password",
+        )
         raise Unauthorized("E-mail or password is wrong.")
     if not user.is_active:
         LOGIN_ATTEMPTS.labels("failure", "disabled").inc()
@@ -152,7 +157,12 @@ def end_web_session(session: Session, *, token: str, settings: Settings) -> None
         return
     revoke_family(session, family_id=str(claims.get("fam", "")))
     session.commit()
-    emit("authentication", "logout", "success", user_id=int(claims["sub"]) if str(claims.get("sub", "")).isdigit() else None)
+    emit(
+        "authentication",
+        "logout",
+        "success",
+        user_id=int(claims["sub"]) if str(claims.get("sub", "")).isdigit() else None,
+    )
 
 
 def revoke_family(session: Session, *, family_id: str) -> None:
@@ -175,8 +185,13 @@ def revoke_all_for_user(session: Session, *, user: User) -> None:
 def rotate_refresh(session: Session, *, refresh_token: str, settings: Settings) -> TokenPair:
     stored = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token)))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= utcnow():
-        emit("authentication", "token.refresh", "failure", user_id=stored.user_id if stored else None,
-             reason="revoked" if stored is not None and stored.revoked_at is not None else "invalid")
+        emit(
+            "authentication",
+            "token.refresh",
+            "failure",
+            user_id=stored.user_id if stored else None,
+            reason="revoked" if stored is not None and stored.revoked_at is not None else "invalid",
+        )
         raise Unauthorized("The refresh token is not valid.")
     if stored.rotated_at is not None:
         # A rotated token came back: someone holds a copy. Revoke the whole family.
@@ -296,6 +311,12 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> 
     if not active:
         revoke_all_for_user(session, user=user)
     session.commit()
-    emit("iam", "admin.user_enable" if active else "admin.user_disable", "success", user_id=admin.id,
-         entity_type="users", entity_id=user.id)
+    emit(
+        "iam",
+        "admin.user_enable" if active else "admin.user_disable",
+        "success",
+        user_id=admin.id,
+        entity_type="users",
+        entity_id=user.id,
+    )
     return user
