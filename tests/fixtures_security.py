@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abb.security.audit import writer
+from abb.security.bruteforce import store_for
 from abb.security.models import AuditRecord
 
 
@@ -34,3 +35,13 @@ def audit(session: Session) -> Iterator[AuditTrail]:
     """Security events written into the test's own transaction (requests made through `client` also are)."""
     writer.configure(lambda: contextlib.nullcontext(session), 0)
     yield AuditTrail(session)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_security_state() -> Iterator[None]:
+    """The in-process brute-force counters and the event queue live as long as the process: each test starts
+    with none and leaves none."""
+    store_for.cache_clear()
+    yield
+    store_for.cache_clear()
+    writer.discard()  # events no request wrote: their test's transaction is gone

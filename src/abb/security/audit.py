@@ -203,9 +203,13 @@ class AuditWriter:
     def configure(self, session_scope: SessionScope, flush_seconds: float) -> None:
         """Where events go from now on; events still waiting for an earlier configuration (a finished test's
         app) are dropped rather than written to the wrong database."""
-        self._waiting.clear()
+        self.discard()
         self._session_scope = session_scope
         self.flush_seconds = flush_seconds
+
+    def discard(self) -> None:
+        """Drop the events waiting (a test's, once its database is gone)."""
+        self._waiting.clear()
 
     def add(self, event: SecurityEvent) -> None:
         self._waiting.append(event)  # atomic: the request thread takes no lock
