@@ -34,7 +34,9 @@ def test_production_refuses_fault_injection_without_echoing_secrets() -> None:
         Settings(env="production", secret_key=STRONG, database_url=PG_URL, metrics_port=9464, fault_injection=True)
     assert "ABB_FAULT_INJECTION is for tests only" in str(info.value)
     assert STRONG not in str(info.value)
-    assert Settings(env="production", secret_key=STRONG, database_url=PG_URL, metrics_port=9464).fault_injection is False
+    assert (
+        Settings(env="production", secret_key=STRONG, database_url=PG_URL, metrics_port=9464).fault_injection is False
+    )
 
 
 @pytest.mark.parametrize("env", ["development", "production"])

@@ -38,8 +38,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture
 def settings():
-    return make_settings(login_delay_after=3, login_lock_after=6, login_ip_lock_after=40, login_lock_seconds=600,
-                         stuffing_accounts_per_ip=4, stuffing_ips_per_account=3)
+    return make_settings(
+        login_delay_after=3,
+        login_lock_after=6,
+        login_ip_lock_after=40,
+        login_lock_seconds=600,
+        stuffing_accounts_per_ip=4,
+        stuffing_ips_per_account=3,
+    )
 
 
 def _login(client: TestClient, email: str, password: str = WRONG):
@@ -111,8 +117,9 @@ def test_the_sign_in_page_says_when_to_retry(client, session, clock):
     csrf = page.cookies.get("abb_csrf") or client.cookies.get("abb_csrf")
     for _ in range(3):
         client.post("/login", data={"email": user.email, "password": WRONG, "csrf_token": csrf})
-    refused = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf},
-                          headers={"Accept": "text/html"})
+    refused = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf}, headers={"Accept": "text/html"}
+    )
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     assert "Try again in 1 s" in refused.text and "UTC" in refused.text
 
@@ -161,7 +168,10 @@ def test_failure_stores_count_a_sliding_window_and_distinct_members(backend, req
 def test_counters_in_redis_are_shared_by_every_process(redis_server, session, clock):
     settings = make_settings(redis_url=redis_server.url, login_delay_after=3)
     RedisStore(redis_server.url)._redis.flushdb()
-    first, second = LoginGuard(settings, RedisStore(redis_server.url)), LoginGuard(settings, RedisStore(redis_server.url))
+    first, second = (
+        LoginGuard(settings, RedisStore(redis_server.url)),
+        LoginGuard(settings, RedisStore(redis_server.url)),
+    )
     for guard in (first, second, first):
         guard.failed(session, email="shared@example.com", ip="192.0.2.1", user_id=None, reason="bad_password")
     refusal = second.refusal(session, email="shared@example.com", ip="192.0.2.1")
