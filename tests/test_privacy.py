@@ -14,7 +14,7 @@ from abb.privacy import service
 from abb.privacy.models import Consent, PersonalDataAccess
 from abb.tasks.celery_app import celery_app
 from tests.conftest import make_settings
-from tests.factories import PASSWORD, assert_problem, auth, db_snapshot, login, make_partner, make_sme, make_user
+from tests.factories import PASSWORD, assert_problem, auth, db_snapshot, make_partner, make_sme, make_user
 from tests.fixtures_deals import connect, open_deal
 from tests.fixtures_uploads import PDF
 
