@@ -17,28 +17,38 @@ from urllib.parse import unquote_plus
 import libinjection
 
 SQLI, XSS, TRAVERSAL = "sqli", "xss", "traversal"
-_ATTACK_CHARS = frozenset("'\"<>;()/\\%=*#`-&|")
-# What an attack without any of those characters still needs (e.g. "1 union select password from users").
-_KEYWORDS = re.compile(r"union|sleep|benchmark|waitfor|script", re.IGNORECASE)
+# What SQL injection or XSS needs at least one of; '/' and '-' alone (paths, "drop-off") are not enough.
+_SUSPICIOUS = frozenset("'\"<>;()`=#|&*\\")
+# What one without any of those characters still needs (e.g. "1 union select password from users").
+_KEYWORDS = re.compile(r"union|sleep|benchmark|waitfor|script|select", re.IGNORECASE)
+_TRAVERSAL_HINT = re.compile(
+    r"\.\.|%2e|%c0|%c1|/etc/|/proc/|boot\.ini|win\.ini|system32|\.ssh|\.ht|\.env|web-inf", re.I
+)
 MAX_VALUES = 200  # values inspected per request (a body with more is inspected in part)
 MAX_VALUE_LENGTH = 4096
 
 _SQLI_RULES = re.compile(
     r"""\bunion(?:\s|/\*.*?\*/|\+|\()+(?:all(?:\s|/\*.*?\*/|\+)+|distinct\s+)?select\b"""
-    r"""|\b(?:sleep|benchmark|pg_sleep|waitfor\s+delay|dbms_pipe\.receive_message|randomblob)\s*\("""
+    r"""|\b(?:sleep|benchmark|pg_sleep|dbms_pipe\.receive_message|randomblob|dbms_lock\.sleep)\s*\("""
+    r"""|\bwaitfor\s+(?:delay|time)\b"""
     r"""|;\s*(?:(?:drop|alter|truncate|create)\s+(?:table|database|schema|user|function)|delete\s+from|insert\s+into"""
     r"""|update\s+\w+\s+set|shutdown\b|exec(?:ute)?\s|declare\s+@|select\b[\s\S]{0,80}\bfrom\b)"""
+    r"""|\bdeclare\s+@\w+"""
+    r"""|\(\s*select\s+(?:\d|null\b|count\s*\(|case\b|\(|char|concat|@@|\w+\s*\(|\*)"""
+    r"""|\bcase\s+when\s*\(?\s*[\d'"]+\s*(?:=|<|>)|\(\s*\d+\s*(?:=|<|>)\s*\d+\s*\)|\bwhere\s+\d+\s*=\s*\d+"""
+    r"""|['"]\s*\|\||\|\|\s*(?:chr|char)\s*\(|\bfrom\s+dual\b|\b(?:raise_error|ctxsys\.\w+|regexp_substring)\s*\("""
     r"""|\b(?:information_schema|sysobjects|syscolumns|pg_catalog|sqlite_master|mysql\.user|all_tables)\b"""
-    r"""|\b(?:extractvalue|updatexml|load_file|utl_inaddr|xp_cmdshell|group_concat)\s*\("""
-    r"""|['")]\s*(?:or|and|\|\||&&)\s*(?:not\s+)?['"(\d]"""
+    r"""|\b(?:extractvalue|updatexml|load_file|utl_inaddr|xp_cmdshell|group_concat|convert|cast)\s*\(.*\bselect\b"""
+    r"""|\b(?:extractvalue|updatexml|load_file|utl_inaddr|xp_cmdshell)\s*\("""
+    r"""|['")]\s*(?:or|and|xor|\|\||&&)\s+['"(]?[\w@]+['")]?\s*(?:=|<|>|like\b|is\b|in\s*\(|between\b)"""
     r"""|\b(?:or|and)\s+\d+\s*(?:=|<|>|like)\s*\d+"""
-    r"""|['"]\s*(?:--|#|/\*)"""
+    r"""|['"]\s*(?:--[\s-]*|#.*|/\*.*)$"""
     r"""|\border\s+by\s+\d+\s*(?:--|#)"""
     r"""|/\*!\d*""",
     re.IGNORECASE,
 )
 _XSS_RULES = re.compile(
-    r"""<\s*(?:script|iframe|svg|object|embed|img|body|video|audio|details|math|style|link|meta|base)\b"""
+    r"""<\s*(?:script|iframe|svg|object|embed|img|body|video|audio|details|math|style|link|meta|base|input|table)\b"""
     r"""|\bon[a-z]{3,20}\s*=\s*["'`]?[^\s"'`]"""
     r"""|(?:java|vb)script\s*:"""
     r"""|\bdocument\s*\.\s*(?:cookie|domain|write)|\bsrcdoc\s*=""",
@@ -47,16 +57,17 @@ _XSS_RULES = re.compile(
 # On-handler rule only where markup is possible: "onboarding=fast" in plain text is not an attack.
 _MARKUP = re.compile(r"[<>\"'`]")
 _TRAVERSAL_RULES = re.compile(
-    r"""(?:^|[\\/])\.\.(?:[\\/]|$)"""
+    r"""\.\.[\\/]|[\\/]\.\.$|^\.\.$"""
     r"""|%2e%2e|%252e|\.%2e|%2e\.|%c0%ae|%c0%af|%c1%9c|\.\.;"""
-    r"""|(?:/etc/(?:passwd|shadow|hosts)|/proc/self/|boot\.ini|win\.ini|system32|\.ssh/|\.htaccess|\.env\b|web-inf)""",
+    r"""|(?:/etc/(?:passwd|shadow|hosts|group|issue)|/proc/self/|boot\.ini|win\.ini|system32|\.ssh/|\.htaccess|\.htpasswd"""
+    r"""|/\.env\b|web-inf)""",
     re.IGNORECASE,
 )
 
 
 def classify(value: str) -> str | None:
     """The attack class found in `value`, or None."""
-    if not value or (_ATTACK_CHARS.isdisjoint(value) and not _KEYWORDS.search(value)):
+    if not value:
         return None
     value = value[:MAX_VALUE_LENGTH]
     candidates = [value]
@@ -64,18 +75,18 @@ def classify(value: str) -> str | None:
         decoded = unquote_plus(value)
         if decoded != value:
             candidates.append(decoded)
+            if "%" in decoded:
+                candidates.append(unquote_plus(decoded))  # double encoding
     for text in candidates:
-        if _TRAVERSAL_RULES.search(text):
+        if _TRAVERSAL_HINT.search(text) and _TRAVERSAL_RULES.search(text):
             return TRAVERSAL
-        if libinjection.is_xss(text)["is_xss"]:
+    for text in candidates:
+        if _SUSPICIOUS.isdisjoint(text) and not _KEYWORDS.search(text):
+            continue
+        if libinjection.is_xss(text)["is_xss"] or (_XSS_RULES.search(text) and (_MARKUP.search(text) or ":" in text)):
             return XSS
-        if _XSS_RULES.search(text) and (_MARKUP.search(text) or ":" in text):
-            return XSS
-        if libinjection.is_sql_injection(text)["is_sqli"] or _SQLI_RULES.search(text):
+        if _SQLI_RULES.search(text) or libinjection.is_sql_injection(text)["is_sqli"]:
             return SQLI
-    for text in candidates[1:] or []:
-        if _TRAVERSAL_RULES.search(unquote_plus(text)):  # double encoding
-            return TRAVERSAL
     return None
 
 

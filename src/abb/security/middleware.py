@@ -169,10 +169,12 @@ class SecurityMiddleware:
             return kind, "path", scope["path"]
         query = scope.get("query_string", b"")
         if query:
-            text = query.decode("latin-1")
-            kind = detection.classify(text)
-            if kind:
-                return kind, "query", text
+            # Each name and value on its own: "q=coffee&page=2" holds nothing to look at twice.
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)[: detection.MAX_VALUES]:
+                for text in (name, value):
+                    kind = detection.classify(text)
+                    if kind:
+                        return kind, f"query:{name[:40]}", text
         return None
 
     async def _inspect_body(self, receive: Receive, content_type: bytes) -> tuple[Receive, tuple[str, str, str] | None]:
