@@ -199,13 +199,17 @@ class AuditWriter:
         self._waiting: deque[SecurityEvent] = deque(maxlen=MAX_WAITING)
         self._lock = threading.Lock()
         self._flusher: threading.Thread | None = None
+        self.quiet: Callable[[], bool] = lambda: True
 
-    def configure(self, session_scope: SessionScope, flush_seconds: float) -> None:
+    def configure(
+        self, session_scope: SessionScope, flush_seconds: float, quiet: Callable[[], bool] | None = None
+    ) -> None:
         """Where events go from now on; events still waiting for an earlier configuration (a finished test's
         app) are dropped rather than written to the wrong database."""
         self.discard()
         self._session_scope = session_scope
         self.flush_seconds = flush_seconds
+        self.quiet = quiet or (lambda: True)
 
     def discard(self) -> None:
         """Drop the events waiting (a test's, once its database is gone)."""
@@ -254,7 +258,8 @@ class AuditWriter:
     def _flush_periodically(self) -> None:
         while True:
             time.sleep(self.flush_seconds or 1.0)
-            self.flush()
+            if self.quiet():
+                self.flush()
 
 
 def _default_scope() -> SessionScope:
@@ -292,5 +297,7 @@ def _log_event(event: SecurityEvent) -> None:
     log.log(level, f"security event {event.action} {event.outcome}", extra=fields)
 
 
+# On SQLite the API's security middleware writes the batches between requests (`quiet` keeps this thread out;
+# see SecurityMiddleware); PostgreSQL needs no such care.
 writer = AuditWriter()
 atexit.register(writer.flush)

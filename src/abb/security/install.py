@@ -41,4 +41,6 @@ def start_audit_writer(app: FastAPI, settings: Settings) -> None:
         session: Session = app.state.db.session_factory()
         return session
 
-    writer.configure(scope or session_scope, settings.security_flush_seconds)
+    # SQLite: batches are written by the middleware when no request is in flight, never by the writer's thread.
+    quiet = (lambda: False) if settings.is_sqlite else None
+    writer.configure(scope or session_scope, settings.security_flush_seconds, quiet)

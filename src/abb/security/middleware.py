@@ -9,6 +9,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,11 +68,18 @@ def _anomaly(address: str, count: int, mean: float, z: float) -> None:
 
 
 class SecurityMiddleware:
+    # On SQLite a write committed while a request is between its first read and its first write makes that write
+    # fail ("database is locked"), so there audit batches are written only when no request is in flight, and
+    # requests wait while one is written (a few milliseconds). Both counters live on the event loop's thread.
+    in_flight = 0
+    writing = False
+
     def __init__(self, app: ASGIApp, *, settings: Settings, limits: RateLimits) -> None:
         self.app = app
         self.limits = limits
         self.mode = settings.detection_mode
         self.flush_at_once = settings.security_flush_seconds == 0
+        self.sqlite = settings.is_sqlite
         self.headers, self.docs_headers = security_headers(settings)
         self.anomalies = RateAnomalyDetector(
             interval=settings.anomaly_interval_seconds,
@@ -94,13 +102,25 @@ class SecurityMiddleware:
                 user_agent = value.decode("latin-1")[:256]
             elif name == b"content-type":
                 content_type = value
+        while SecurityMiddleware.writing:  # SQLite: no request starts while the audit batch is written
+            await anyio.sleep(0.001)
         token = caller_var.set(Caller(ip, user_agent, state))
+        SecurityMiddleware.in_flight += 1
         try:
             await self._handle(scope, receive, send, ip, state, content_type)
         finally:
+            SecurityMiddleware.in_flight -= 1
             caller_var.reset(token)
-            if self.flush_at_once and writer.waiting:
+            if writer.waiting and self.flush_at_once:
                 await run_in_threadpool(writer.flush)
+            elif writer.waiting and self.sqlite and not SecurityMiddleware.in_flight and not SecurityMiddleware.writing:
+                # The last request in flight has ended: write now, and hold new requests until it is done (both
+                # on the event loop's thread, so no request slips in between the check and the flag).
+                SecurityMiddleware.writing = True
+                try:
+                    await run_in_threadpool(writer.flush)
+                finally:
+                    SecurityMiddleware.writing = False
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, ip: str | None, state: dict[str, Any], content_type: bytes
