@@ -6,12 +6,14 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock serve clean help monitoring
+.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need (including PostgreSQL when root) and run the whole suite"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
+	@echo "make audit  - pip-audit (known vulnerabilities in the locked dependencies) and bandit (the code)"
+	@echo "make test-unit / test-integration - the two halves of make test the pipeline runs as separate stages"
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
 
@@ -39,9 +41,26 @@ run: $(VENV)/.runtime-installed
 	@echo ""
 	$(BIN)/abb serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev-installed
+# Test prerequisites: servers from Debian's packages, and checkov in its own venv (var/tools/checkov).
+test-setup: $(VENV)/.dev-installed
 	scripts/install-test-services.sh
+	scripts/install-ship-tools.sh
+
+test: test-setup
 	$(BIN)/python -m pytest
+
+# The pipeline's unit and integration stages (.github/workflows/pipeline.yml): together exactly `make test`.
+test-unit: test-setup
+	$(BIN)/python -m pytest -m "not postgres"
+
+test-integration: test-setup
+	$(BIN)/python -m pytest -m postgres
+
+# Known vulnerabilities in the locked runtime dependencies, and risky patterns in our code. Findings fail it;
+# .bandit-baseline.json holds the reviewed ones (each also carries its reason as a ruff `noqa: S...` comment).
+audit: $(VENV)/.dev-installed
+	$(BIN)/pip-audit --strict --requirement requirements.lock --disable-pip --no-deps --progress-spinner off
+	$(BIN)/bandit --quiet --recursive src --severity-level medium --confidence-level medium --baseline .bandit-baseline.json
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks

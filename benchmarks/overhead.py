@@ -193,6 +193,7 @@ def measure_metrics_render(work: Path) -> tuple[float, int]:
     )
     from prometheus_client import generate_latest
 
+    from abb.app import DATABASE_GAUGES
     from abb.core.config import get_settings
     from abb.core.database import Database
     from abb.observability.collectors import BuildInfoCollector, DatabaseCollector, HostCollector
@@ -228,7 +229,11 @@ def measure_metrics_render(work: Path) -> tuple[float, int]:
     settings = get_settings()
     database = Database(settings)
     registry = exposition_registry(
-        [BuildInfoCollector(settings), DatabaseCollector(lambda: database.engine, settings), HostCollector()]
+        [
+            BuildInfoCollector(settings),
+            DatabaseCollector(lambda: database.engine, settings, DATABASE_GAUGES),
+            HostCollector(),
+        ]
     )
     generate_latest(registry)  # warm: first database read, first psutil sample
     times = []

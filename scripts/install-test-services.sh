@@ -13,6 +13,7 @@ WANTED=(
   "/usr/bin/prometheus-node-exporter prometheus-node-exporter"
   "/usr/bin/prometheus-postgres-exporter prometheus-postgres-exporter"
   "/usr/bin/prometheus-redis-exporter prometheus-redis-exporter"
+  "/usr/bin/shellcheck shellcheck"
 )
 
 missing=()

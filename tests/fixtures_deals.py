@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
-from abb.deals import tasks
+from abb.deals import payments
 from abb.matching.models import Match, MatchStatus
 from tests.factories import auth, make_partner, make_sme, make_user
 from tests.stripe_double import StripeDouble
@@ -96,12 +96,12 @@ class Background:
 def background(monkeypatch: pytest.MonkeyPatch) -> Background:
     recorded = Background()
     monkeypatch.setattr(
-        tasks,
+        payments,
         "enqueue_payment_retry",
         lambda _session, payment_id, *, delay: recorded.retries.append((payment_id, delay)),
     )
     monkeypatch.setattr(
-        tasks, "enqueue_failure_notice", lambda _session, deal_id: recorded.failure_notices.append(deal_id)
+        payments, "enqueue_failure_notice", lambda _session, deal_id: recorded.failure_notices.append(deal_id)
     )
     return recorded
 

@@ -13,8 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +26,7 @@ from aiosmtpd.controller import Controller
 from abb.ops import monitoring_stack as stack
 from tests.harness.redis import RedisServer
 from tests.harness.services import PostgresServer, free_port, unavailable
+from tests.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.fixtures_redis import Mailbox
@@ -80,18 +80,6 @@ def promtool() -> str:
 @pytest.fixture(scope="session")
 def amtool() -> str:
     return _binary("amtool")
-
-
-def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, every: float = 0.5) -> T:
-    """Poll `check` until it returns something truthy; bounded in time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 def push_ci_report(work: Path, gateway: str) -> None:
@@ -198,5 +186,5 @@ def live_monitoring(
         live = LiveMonitoring(
             servers["abb-api"], prometheus, alertmanager, servers["pushgateway"], webhooks, smtp, http
         )
-        wait_until(lambda: len(live.query("up == 1")) == len(servers), timeout=30, what="every target scraped")
+        wait_until(lambda: len(live.query("up == 1")) == len(servers), timeout=60, what="every target scraped")
         yield live

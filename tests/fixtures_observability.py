@@ -113,7 +113,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        wait_for_port(self.port, timeout=20)
+        wait_for_port(self.port)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
@@ -32,6 +31,7 @@ from abb.core.database import make_engine
 from abb.core.migrate import upgrade
 from tests.harness.redis import RedisServer
 from tests.harness.services import PostgresServer, free_port, unavailable
+from tests.waiting import wait_until
 
 SMTP_HOLD_SECONDS = 20.0  # how long a held message keeps its sender waiting before being refused
 
@@ -120,13 +120,14 @@ class Mailbox:
         with self._lock:
             return list(self.messages)
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.received()) >= count:
-                return self.received()
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} e-mails within {timeout}s, got {len(self.received())}")
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[EmailMessage]:
+        return wait_until(
+            lambda: len(self.received()) >= count and self.received(),
+            timeout=timeout,
+            every=0.05,
+            what=f"{count} e-mails",
+            detail=lambda: f"received {len(self.received())}",
+        )
 
 
 @pytest.fixture
@@ -187,15 +188,13 @@ class CeleryWorker:
                     lines.append(parsed)
         return lines
 
-    def wait_for_log(self, text: str, count: int = 1, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log().count(text) >= count:
-                return
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 60.0) -> None:
+        def seen() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()}")
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not seen {count}x in the worker log within {timeout}s:\n{self.log()}")
+            return self.log().count(text) >= count
+
+        wait_until(seen, timeout=timeout, what=f"{text!r} {count}x in the worker log", detail=self.log)
 
     def kill(self) -> None:
         """SIGKILL, as an out-of-memory kill or a lost machine would: no shutdown code runs."""

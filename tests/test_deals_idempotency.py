@@ -7,7 +7,6 @@ database, and fire simultaneous requests from threads, each request with its own
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.conftest import make_settings
 from tests.factories import PASSWORD, assert_problem, auth, db_snapshot
 from tests.fixtures_deals import WEBHOOK_SECRET, connect, deal_body, open_deal
 from tests.harness.services import free_port
+from tests.waiting import wait_until
 
 
 def _count(session, model, **where) -> int:
@@ -116,10 +116,7 @@ class LiveServer:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started, timeout=60, every=0.02, what="uvicorn to start")
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from tests.factories import partner_payload, sme_payload
-from tests.fixtures_monitoring import LiveMonitoring, dashboard_queries, recording_rules, wait_until
+from tests.fixtures_monitoring import LiveMonitoring, dashboard_queries, recording_rules
+from tests.waiting import wait_until
 
 FAULT = {"X-Abb-Fault": "error"}
 PASSWORD = "live-monitoring-pass-2026"
@@ -70,7 +71,7 @@ def traffic(live_monitoring: LiveMonitoring) -> LiveMonitoring:
         send_healthy_traffic(live, 1)
         return live.alerts("HighErrorRate")
 
-    wait_until(one_fault_per_healthy_request, timeout=30, what="HighErrorRate firing in Prometheus", every=0.25)
+    wait_until(one_fault_per_healthy_request, timeout=60, what="HighErrorRate firing in Prometheus", every=0.25)
     return live
 
 
@@ -86,7 +87,7 @@ def test_every_dashboard_query_and_recording_rule_returns_a_series(traffic: Live
 
     # Rates need two scrapes of a series: poll the remaining ones, 20 s in all, then name those still missing.
     with contextlib.suppress(AssertionError):
-        wait_until(still_missing, timeout=20, what="every query to return a series", every=1)
+        wait_until(still_missing, timeout=60, what="every query to return a series", every=1)
     assert not expressions, "queries without a series:\n" + "\n".join(expressions)
 
 
@@ -103,7 +104,7 @@ def test_error_rate_alert_reaches_slack_and_pagerduty_then_resolves(traffic: Liv
     live = traffic
     wait_until(
         lambda: any(t.startswith("[FIRING") for t in _slack_titles(live, "HighErrorRate")),
-        timeout=30,
+        timeout=60,
         what="HighErrorRate firing on the Slack webhook",
     )
     payload = next(
@@ -143,12 +144,12 @@ def test_warning_alert_reaches_the_email_route(traffic: LiveMonitoring) -> None:
         assert answer.status_code == 204
         return live.alerts("FrontendPageLoadSlow")
 
-    wait_until(slow_page_load, timeout=30, what="FrontendPageLoadSlow firing in Prometheus", every=0.25)
+    wait_until(slow_page_load, timeout=60, what="FrontendPageLoadSlow firing in Prometheus", every=0.25)
 
     def alert_mail() -> list[Any]:
         return [m for m in live.smtp.received() if "FrontendPageLoadSlow" in str(m["Subject"])]
 
-    mails = wait_until(alert_mail, timeout=30, what="FrontendPageLoadSlow e-mail")
+    mails = wait_until(alert_mail, timeout=60, what="FrontendPageLoadSlow e-mail")
     mail = mails[0]
     assert mail["To"] == "ops@africabusinessbridge.example"
     assert mail["From"] == "alerts@africabusinessbridge.example"

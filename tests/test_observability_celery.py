@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from fastapi.testclient import TestClient
 
@@ -12,6 +10,7 @@ from abb.tasks import RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.celery_app import celery_app
 from tests.fixtures_observability import LOOPBACK, sample
 from tests.harness.services import free_port
+from tests.waiting import wait_until
 
 
 def test_queue_depth_is_read_from_the_redis_broker(make_obs_app, redis_env):
@@ -37,13 +36,13 @@ def test_worker_serves_its_task_metrics(redis_env, committed_database, start_wor
         celery_app.send_task(RECOMPUTE_PROFILE_MATCHES, args=["admin", 1], connection=connection)
     count = "abb_celery_task_duration_seconds_count"
     task = RECOMPUTE_PROFILE_MATCHES
-    deadline = time.monotonic() + 30
-    text = ""
-    while time.monotonic() < deadline:
+
+    def both_recorded() -> str | None:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        if sample(text, count, task=task, outcome="success") + sample(text, count, task=task, outcome="failure") >= 2:
-            break
-        time.sleep(0.2)
+        done = sample(text, count, task=task, outcome="success") + sample(text, count, task=task, outcome="failure")
+        return text if done >= 2 else None
+
+    text = wait_until(both_recorded, timeout=60, every=0.2, what="the worker's /metrics to count both tasks")
     assert sample(text, count, task=task, outcome="success") == 1, text
     assert sample(text, count, task=task, outcome="failure") == 1, text
     assert sample(text, "abb_celery_task_failures_total", task=task) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tests.conftest import _migrated_engine, make_settings
 from tests.factories import assert_problem
 from tests.fixtures_observability import LiveServer, sample
 from tests.harness.services import PostgresServer, free_port, unavailable
+from tests.waiting import wait_until
 
 HEALTH_TIMEOUT = 1.0
 
@@ -30,14 +30,14 @@ def own_postgres() -> Iterator[PostgresServer]:
     server.close()
 
 
-def _poll(client: httpx.Client, path: str, status: int, within: float) -> httpx.Response:
+def _poll(client: httpx.Client, path: str, status: int) -> httpx.Response:
     """GET `path` until it answers `status`; every answer must come back (the client's timeout would raise)."""
-    deadline = time.monotonic() + within
-    while True:
-        response = client.get(path)
-        if response.status_code == status or time.monotonic() > deadline:
-            return response
-        time.sleep(0.2)
+    return wait_until(
+        lambda: (response := client.get(path)).status_code == status and response,
+        timeout=60,
+        every=0.2,
+        what=f"{path} to answer {status}",
+    )
 
 
 @pytest.mark.postgres
@@ -54,7 +54,7 @@ def test_ready_names_the_stopped_database_and_recovers_by_itself(own_postgres: P
         assert ready.json()["checks"] == {"database": "ok"}
 
         own_postgres.stop()
-        down = _poll(client, "/health/ready", 503, within=10)
+        down = _poll(client, "/health/ready", 503)
         body = assert_problem(down, 503, "service-unavailable")
         assert "database" in body["detail"]
         assert body["checks"]["database"] != "ok"
@@ -62,7 +62,7 @@ def test_ready_names_the_stopped_database_and_recovers_by_itself(own_postgres: P
         assert sample(client.get("/metrics").text, "abb_db_up") == 0
 
         own_postgres.start()
-        back = _poll(client, "/health/ready", 200, within=20)
+        back = _poll(client, "/health/ready", 200)
         assert back.status_code == 200, back.text
         assert sample(client.get("/metrics").text, "abb_db_up") == 1
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,7 @@ from tests.conftest import make_settings
 from tests.factories import PASSWORD, sme_payload
 from tests.fixtures_observability import LOOPBACK, LiveServer, sample
 from tests.harness.services import free_port
+from tests.waiting import wait_until
 
 ECS_FIELDS = {
     "@timestamp",
@@ -121,12 +122,11 @@ def test_lines_of_a_task_the_request_enqueued_carry_its_request_id(make_obs_app,
             headers={"Authorization": f"Bearer {tokens['access_token']}", "X-Request-ID": "enqueue-request-1"},
         )
         assert created.status_code == 201, created.text
-        deadline = time.monotonic() + 20
-        task_lines: list[dict] = []
-        while time.monotonic() < deadline and not task_lines:
-            task_lines = [r for r in log_capture.records() if r.get("process.thread.name", "").startswith("abb-task")]
-            time.sleep(0.1)
-    assert task_lines, "the enqueued task wrote no log line"
+        task_lines = wait_until(
+            lambda: [r for r in log_capture.records() if r.get("process.thread.name", "").startswith("abb-task")],
+            timeout=60,
+            what="a log line from the enqueued task",
+        )
     assert {r.get("http.request.id") for r in task_lines} == {"enqueue-request-1"}
 
 
@@ -275,12 +275,6 @@ class JsonLinesReceiver:
             ]
 
 
-def _wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.2)
-
-
 def _refused(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -312,14 +306,21 @@ def test_logstash_shipping_survives_an_outage_without_loss_or_duplicates(make_ob
         burst("before")
         # Stop the receiver the way Logstash stops: after reading what it had accepted. (Bytes the kernel
         # accepted for a listener that then vanishes are lost to any plain-TCP shipper: see observability.md.)
-        _wait_until(lambda: set(sent) <= set(receiver.request_ids()))
+        wait_until(
+            lambda: set(sent) <= set(receiver.request_ids()), timeout=60, what="Logstash to receive the first burst"
+        )
         receiver.stop()
         assert _refused(port)
         burst("during")  # Logstash down: every request still answered
         time.sleep(1.0)  # several flush attempts fail meanwhile
         receiver.start()
         burst("after")
-        _wait_until(lambda: set(sent) <= set(receiver.request_ids()))
+        wait_until(
+            lambda: set(sent) <= set(receiver.request_ids()),
+            timeout=60,
+            what="Logstash to receive every event, those sent during the outage included",
+            detail=lambda: sorted(set(sent) - set(receiver.request_ids()))[:5],
+        )
     received = receiver.request_ids()
     receiver.stop()
     missing = set(sent) - set(received)
@@ -373,10 +374,10 @@ def answered(route: str = "/batch/{n}") -> float:
 
 @pytest.fixture
 def batching() -> Iterator[_Lines]:
-    """Logs to a `_Lines` stream; finished requests wait up to 30 s (longer than any test) for their batch."""
+    """Logs to a `_Lines` stream; finished requests wait up to an hour (longer than any test) for their batch."""
     stream = _Lines()
     configure_logging(make_settings(), stream)  # type: ignore[arg-type]
-    recorder.flush_seconds = 30
+    recorder.flush_seconds = 3600  # longer than any test: a flusher still sleeping on it fails the test
     yield stream
     recorder.flush_seconds = 0
     configure_logging(make_settings())
@@ -418,8 +419,39 @@ def test_reading_metrics_records_the_waiting_requests_first(batching):
 def test_waiting_requests_are_recorded_when_the_window_passes_without_more_traffic(batching):
     recorder.flush_seconds = 0.1
     recorder.add(finished("lonely"))
-    _wait_until(lambda: bool(batching.writes), seconds=10)  # by the flusher thread, no other request needed
+    # By the flusher thread, no other request needed.
+    wait_until(lambda: batching.writes, timeout=60, what="the flusher to write the waiting request's access line")
     assert [r["http.request.id"] for r in batching.records()] == ["lonely"]
+
+
+def test_a_shorter_window_wakes_a_flusher_asleep_on_a_longer_one(batching):
+    recorder.add(finished("early"))  # the flusher is running now, asleep on the hour-long window
+    recorder.flush_seconds = 0.1
+    recorder.add(finished("late"))
+    wait_until(lambda: batching.writes, timeout=60, what="the flusher to take up the new 0.1 s window")
+    assert [r["http.request.id"] for r in batching.records()] == ["early", "late"]
+
+
+def test_the_flusher_goes_on_after_a_batch_fails(batching, monkeypatch, caplog):
+    failures = []
+
+    def fails_once() -> None:  # a sampler (pool gauges, in-flight count) that breaks once
+        if not failures:
+            failures.append("sampler broke")
+            raise RuntimeError("sampler broke")
+
+    monkeypatch.setattr(recorder, "_samplers", [fails_once])
+    recorder.flush_seconds = 0.1
+    recorder.add(finished("before"))
+    wait_until(lambda: failures, timeout=60, what="the flusher to run the broken sampler")
+    recorder.add(finished("after"))
+
+    def access_lines() -> list[str]:
+        return [r["http.request.id"] for r in batching.records() if r["log.logger"] == "abb.access"]
+
+    wait_until(access_lines, timeout=60, what="the flusher's next batch after the failed one")
+    assert access_lines() == ["before", "after"]  # the failed batch kept its waiting request for the next one
+    assert any("recording a batch of finished requests failed" in r.getMessage() for r in caplog.records)
 
 
 def test_waiting_requests_are_recorded_when_the_process_exits():

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from abb.observability.frontend import KNOWN_PAGES
+from abb.web.kit import KNOWN_PAGES
 from tests.factories import PASSWORD, assert_problem
 from tests.fixtures_observability import LOOPBACK, family_names, metric_samples, sample
 from tests.harness.services import free_port, wait_for_port

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 
 from tests.fixtures_observability import sample
 from tests.harness.services import free_port, wait_for_port
+from tests.waiting import wait_until
 
 ABB = str(Path(sys.executable).with_name("abb"))
 REQUESTS = 300
@@ -51,21 +51,18 @@ def test_two_workers_report_exactly_the_requests_served(tmp_path: Path):
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(call, range(REQUESTS)))
         assert statuses == [200] * REQUESTS
+
         # The worker that answers the scrape records its own waiting requests first; the other one records
         # its batch within ABB_TELEMETRY_FLUSH_SECONDS (1 s by default). A few scrapes, never more than N.
-        deadline = time.monotonic() + 15
-        while True:
+        def scraped_all() -> str | None:
             metrics = httpx.get(f"{base}/metrics", timeout=10)
             assert metrics.status_code == 200
             served = sample(metrics.text, "abb_http_requests_total", method="GET", route="/health/live", status="200")
             assert served <= REQUESTS
-            if served == REQUESTS or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-        assert served == REQUESTS
-        assert sample(metrics.text, "abb_http_request_duration_seconds_count", method="GET", route="/health/live") == (
-            REQUESTS
-        )
+            return metrics.text if served == REQUESTS else None
+
+        text = wait_until(scraped_all, timeout=60, every=0.3, what=f"/metrics to count all {REQUESTS} requests")
+        assert sample(text, "abb_http_request_duration_seconds_count", method="GET", route="/health/live") == (REQUESTS)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +22,7 @@ from tests.conftest import make_settings
 from tests.factories import PASSWORD, sme_payload
 from tests.fixtures_observability import LOOPBACK, app_on
 from tests.harness.services import free_port
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -144,11 +144,12 @@ def test_a_task_the_request_enqueued_runs_in_the_same_trace_and_logs_its_request
     server = next(s for s in span_exporter.get_finished_spans() if s.kind is SpanKind.SERVER)
     trace_id = server.context.trace_id.to_bytes(16, "big")
     run_name = f"run/{RECOMPUTE_PROFILE_MATCHES}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(s.name == run_name for s in otlp_receiver.spans):
-        time.sleep(0.1)
-    runs = [s for s in otlp_receiver.spans if s.name == run_name]
-    assert runs, f"the worker exported no {run_name} span; got {[s.name for s in otlp_receiver.spans]}"
+    runs = wait_until(
+        lambda: [s for s in otlp_receiver.spans if s.name == run_name],
+        timeout=60,
+        what=f"the worker to export a {run_name} span",
+        detail=lambda: [s.name for s in otlp_receiver.spans],
+    )
     assert runs[0].trace_id == trace_id  # producer (the request) → worker: one trace
     worker_db_spans = [s for s in otlp_receiver.spans if s.trace_id == trace_id and s.name != run_name]
     assert worker_db_spans, "the task's database work is not in the request's trace"

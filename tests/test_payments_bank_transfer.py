@@ -8,8 +8,8 @@ import pytest
 
 from abb.accounts.models import Role
 from abb.deals.money import Currency, format_amount, parse_amount, percent_of
+from abb.deals.providers.bank_transfer import display_reference, new_reference, normalize_reference
 from abb.observability import business
-from abb.payments.bank_transfer import display_reference, new_reference, normalize_reference
 from tests.factories import assert_problem, auth, db_snapshot, make_user
 from tests.fixtures_deals import connect, open_deal, pay_by_bank
 

@@ -16,10 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from abb.core.config import get_settings
-from abb.deals import service
+from abb.deals import payments, service
 from abb.deals.models import Deal, DealEvent, Payment, ProviderName
 from abb.deals.money import Currency
-from abb.deals.tasks import NOTIFIED_REASON, enqueue_failure_notice
+from abb.deals.payments import enqueue_failure_notice
+from abb.deals.schemas import DealIn
+from abb.deals.tasks import NOTIFIED_REASON
 from tests.conftest import make_settings
 from tests.fixtures_deals import WEBHOOK_SECRET, connect
 from tests.fixtures_redis import CeleryWorker, use_environment
@@ -56,11 +58,13 @@ def test_declined_card_is_retried_with_backoff_then_fails_and_both_parties_are_e
     deal = service.create_deal(
         session,
         user=parties.partner_user,
-        match_id=parties.match.id,
-        description="Solar pumps for Arusha",
-        amount_minor=980_000,
-        currency=Currency.TZS,
-        due_date=datetime.now(UTC).date(),
+        deal_in=DealIn(
+            match_id=parties.match.id,
+            description="Solar pumps for Arusha",
+            amount="9800.00",
+            currency=Currency.TZS,
+            due_date=datetime.now(UTC).date(),
+        ),
     )
     settings = make_settings(
         stripe_secret_key="sk_test_double",
@@ -70,7 +74,7 @@ def test_declined_card_is_retried_with_backoff_then_fails_and_both_parties_are_e
         payment_retry_base_seconds=RETRY_BASE,
     )
     stripe_double.decline_next(1 + MAX_RETRIES)
-    result = service.pay(
+    result = payments.pay(
         session, deal_id=deal.id, user=parties.sme_user, provider_name=ProviderName.STRIPE_CARD, settings=settings
     )
     assert result.instructions["status"] == "retry_scheduled"
@@ -126,14 +130,16 @@ def test_without_a_broker_the_retries_run_in_process_and_the_deal_fails(
     deal = service.create_deal(
         session,
         user=parties.sme_user,
-        match_id=parties.match.id,
-        description="Espresso machines for Addis Ababa",
-        amount_minor=5_000_000,
-        currency=Currency.ETB,
-        due_date=datetime.now(UTC).date(),
+        deal_in=DealIn(
+            match_id=parties.match.id,
+            description="Espresso machines for Addis Ababa",
+            amount="50000.00",
+            currency=Currency.ETB,
+            due_date=datetime.now(UTC).date(),
+        ),
     )
     stripe_double.decline_next(1 + MAX_RETRIES)
-    service.pay(
+    payments.pay(
         session, deal_id=deal.id, user=parties.sme_user, provider_name=ProviderName.STRIPE_CARD, settings=get_settings()
     )
     messages = mailbox.wait_for(2, timeout=30)

@@ -9,7 +9,7 @@ import pytest
 import stripe
 from sqlalchemy import select
 
-from abb.deals import service
+from abb.deals import payments
 from abb.deals.models import Deal, Payment, PaymentStatus
 from abb.observability import business
 from tests.conftest import make_settings
@@ -127,10 +127,10 @@ def test_declined_attempts_are_retried_with_exponential_backoff_then_the_deal_fa
     assert background.retries == [(payment_id, RETRY_BASE)]
 
     # Run the retries as the Celery task would, each time the queue hands one out.
-    outcomes = [service.retry_payment(session, payment_id=payment_id, settings=settings) for _ in range(MAX_RETRIES)]
+    outcomes = [payments.retry_payment(session, payment_id=payment_id, settings=settings) for _ in range(MAX_RETRIES)]
     assert outcomes == ["retry-failed"] * MAX_RETRIES
     assert [delay for _, delay in background.retries] == [RETRY_BASE, 2 * RETRY_BASE, 4 * RETRY_BASE]
-    assert service.retry_payment(session, payment_id=payment_id, settings=settings) == "failed"
+    assert payments.retry_payment(session, payment_id=payment_id, settings=settings) == "failed"
     assert background.failure_notices == [deal["id"]]
 
     session.expire_all()
@@ -143,7 +143,7 @@ def test_declined_attempts_are_retried_with_exponential_backoff_then_the_deal_fa
     assert history[-1]["to_state"] == "failed" and "card_declined" in history[-1]["reason"]
     # A task delivered again after the end changes nothing.
     before = db_snapshot(session)
-    assert service.retry_payment(session, payment_id=payment_id, settings=settings) == "not-needed"
+    assert payments.retry_payment(session, payment_id=payment_id, settings=settings) == "not-needed"
     assert db_snapshot(session) == before
 
 
@@ -163,7 +163,7 @@ def test_a_failed_webhook_schedules_a_retry_that_confirms_the_same_intent(
     assert _deliver(client, payload).status_code == 200
     assert background.retries == [(paid["payment_id"], RETRY_BASE)]
     created = stripe_double.created()
-    assert service.retry_payment(session, payment_id=paid["payment_id"], settings=settings) == "retried"
+    assert payments.retry_payment(session, payment_id=paid["payment_id"], settings=settings) == "retried"
     assert stripe_double.created() == created  # the same intent is confirmed again, not a new charge
     assert ("POST", f"/v1/payment_intents/{intent_id}/confirm") in stripe_double.requests
     session.expire_all()

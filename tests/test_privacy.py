@@ -11,7 +11,8 @@ from abb.accounts.models import RefreshToken, Role, User
 from abb.core.database import utcnow
 from abb.deals.models import Deal
 from abb.privacy import service
-from abb.privacy.models import Consent, PersonalDataAccess
+from abb.privacy.models import Consent
+from abb.security.models import PersonalDataAccess
 from abb.tasks.celery_app import celery_app
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, assert_problem, auth, db_snapshot, make_partner, make_sme, make_user

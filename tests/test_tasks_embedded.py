@@ -5,7 +5,6 @@ commits, since the background thread cannot see a test's rolled-back transaction
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,15 +15,16 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import Role
 from abb.companies import service as companies
 from abb.core.config import get_settings
+from abb.core.context import request_id_var
 from abb.core.database import make_engine
 from abb.core.migrate import upgrade
 from abb.matching.models import Match
 from abb.notifications.models import MatchNotification
-from abb.observability.logging import request_id_var
 from abb.tasks import NIGHTLY_RECOMPUTE, NOTIFY_NEW_MATCHES
 from abb.tasks.dispatch import enqueue
 from tests.factories import make_partner, make_sme, make_user
 from tests.fixtures_redis import Mailbox, use_environment
+from tests.waiting import wait_until
 
 
 class TaskLogRecorder(logging.Handler):
@@ -37,14 +37,14 @@ class TaskLogRecorder(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append((record.getMessage(), request_id_var.get()))
 
-    def wait_for(self, prefix: str, timeout: float = 20.0) -> tuple[str, str | None]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if line[0].startswith(prefix):
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"no log line starting with {prefix!r} within {timeout}s: {self.lines}")
+    def wait_for(self, prefix: str, timeout: float = 60.0) -> tuple[str, str | None]:
+        return wait_until(
+            lambda: next((line for line in list(self.lines) if line[0].startswith(prefix)), None),
+            timeout=timeout,
+            every=0.05,
+            what=f"a log line starting with {prefix!r}",
+            detail=lambda: self.lines,
+        )
 
 
 @pytest.fixture

@@ -19,14 +19,15 @@ from typer.testing import CliRunner
 from abb.accounts.models import Role
 from abb.cli import app as cli
 from abb.core.config import get_settings
+from abb.core.context import request_id_var
 from abb.matching import service as matching
 from abb.matching.models import Match
 from abb.notifications.models import MatchNotification
-from abb.observability.logging import request_id_var
 from abb.tasks import NOTIFY_NEW_MATCHES, RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.dispatch import enqueue
 from tests.factories import make_partner, make_sme, make_user
 from tests.fixtures_redis import CeleryWorker, Mailbox, use_environment
+from tests.waiting import wait_until
 
 VISIBILITY_TIMEOUT = 2  # seconds before Redis hands an unacknowledged task to another worker
 
@@ -63,15 +64,6 @@ def _seed(session: Session) -> tuple[int, list[int]]:
 def _count(session: Session, model: type[Match] | type[MatchNotification]) -> int:
     session.expire_all()
     return session.scalar(select(func.count()).select_from(model)) or 0
-
-
-def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
 def test_abb_worker_has_help_and_refuses_to_start_without_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +161,7 @@ def test_a_task_survives_its_worker_being_killed(
     ]
     assert _count(committed_session, MatchNotification) == 4
     assert second.log().count("succeeded") == 1
-    _wait_until(lambda: redis_env.hlen("unacked") == 0, timeout=10, what="the redelivered task being acknowledged")
+    wait_until(lambda: redis_env.hlen("unacked") == 0, timeout=60, what="the redelivered task being acknowledged")
     assert len(mailbox.received()) == 3  # exactly once
 
 

@@ -1,4 +1,6 @@
-"""The ASGI application: settings, database, middleware, error handlers and every domain router."""
+"""The ASGI application, and the one place that composes the layers: settings, database, middleware, error
+handlers, every API router and page module, and what observability reports about the business (label
+values, database gauges, page names), taken from the domains and handed to it."""
 
 from __future__ import annotations
 
@@ -11,48 +13,73 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from abb import __version__
+from abb.accounts import service as accounts
+from abb.accounts.models import Role
 from abb.accounts.router import router as accounts_router
 from abb.companies.router import router as companies_router
+from abb.console.router import router as security_router
 from abb.core.config import Settings, get_settings
 from abb.core.database import Database
 from abb.core.errors import install_error_handlers
 from abb.core.garbage_collection import settle_after_startup
 from abb.core.http import BodySizeLimitMiddleware
 from abb.core.openapi import Problem
-from abb.deals.pages import router as deals_pages
+from abb.deals import service as deals
+from abb.deals.models import ProviderName
+from abb.deals.money import Currency
 from abb.deals.router import router as deals_router
-from abb.matching.pages import router as matching_pages
+from abb.deals.webhooks import router as payment_webhooks
 from abb.matching.router import router as matching_router
 from abb.observability import install_observability
+from abb.observability.business import BusinessLabels
+from abb.observability.collectors import DatabaseGauge
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
-from abb.payments.webhooks import router as payments_webhooks
 from abb.privacy.router import router as privacy_router
 from abb.security.install import install_security, start_audit_writer
 from abb.security.metrics import AuditChainCollector
-from abb.security.router import router as security_router
-from abb.training.pages import router as training_pages
 from abb.training.router import router as training_router
-from abb.uploads.pages import router as uploads_pages
 from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
-from abb.web.router import STATIC_DIR, SignInRequired, redirect_to_sign_in, render_error
-from abb.web.router import router as web_router
+from abb.web import accounts as account_pages
+from abb.web import companies as company_pages
+from abb.web import deals as deal_pages
+from abb.web import matching as matching_pages
+from abb.web import training as training_pages
+from abb.web import uploads as upload_pages
+from abb.web.kit import KNOWN_PAGES, STATIC_DIR, SignInRequired, redirect_to_sign_in, render_error
 
 ROUTERS = (
     accounts_router,
     companies_router,
-    web_router,
+    account_pages.router,
+    company_pages.router,
     matching_router,
-    matching_pages,
+    matching_pages.router,
     training_router,
-    training_pages,
+    training_pages.router,
     uploads_router,
-    uploads_pages,
+    upload_pages.router,
     deals_router,
-    deals_pages,
-    payments_webhooks,
+    deal_pages.router,
+    payment_webhooks,
     security_router,
     privacy_router,
+)
+BUSINESS_LABELS = BusinessLabels(
+    roles=[role.value for role in Role],
+    deal_states=[state.value for state in deals.TRANSITIONS],  # the one transition table
+    providers=[provider.value for provider in ProviderName],
+    currencies=[currency.value for currency in Currency],
+    revenue_sources=["deal_fee"],
+)
+DATABASE_GAUGES = (
+    DatabaseGauge(
+        "abb_active_users",
+        "Distinct users seen (last_seen_at) within the window",
+        "window",
+        accounts.active_users_by_window,
+    ),
+    DatabaseGauge("abb_deals", "Deals currently in each state", "state", deals.deals_by_state),
 )
 
 
@@ -100,7 +127,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     if fault_injection_enabled(settings):  # test-only (docs/monitoring.md)
         app.add_middleware(FaultInjectionMiddleware)
-    install_observability(app, settings, [AuditChainCollector(lambda: app.state.db.engine)])
+    install_observability(
+        app,
+        settings,
+        business_labels=BUSINESS_LABELS,
+        database_gauges=DATABASE_GAUGES,
+        known_pages=KNOWN_PAGES,
+        extra_collectors=[AuditChainCollector(lambda: app.state.db.engine)],
+    )
     _register_problem_schema(app)
     return app
 

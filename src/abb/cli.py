@@ -15,9 +15,10 @@ app = typer.Typer(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes")] = 1,
+    host: Annotated[str, typer.Option(envvar="ABB_HOST", help="Address to listen on")] = "127.0.0.1",
+    # PORT is what Cloud Run sets; ABB_WORKERS lets one container image size itself per deployment.
+    port: Annotated[int, typer.Option(min=1, max=65535, envvar="PORT")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=32, envvar="ABB_WORKERS", help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
 ) -> None:
     """Serve the API and the web pages."""
@@ -77,8 +78,7 @@ def create_admin(
     from pydantic import TypeAdapter, ValidationError
 
     from abb.accounts import service
-    from abb.accounts.models import Role
-    from abb.accounts.schemas import Email
+    from abb.accounts.schemas import AdminCreateUserIn, Email
     from abb.core.config import get_settings
     from abb.core.database import Database
     from abb.core.errors import AppError
@@ -92,14 +92,11 @@ def create_admin(
     db = Database(settings)
     try:
         with db.session_factory() as session:
-            user = service.register(
-                session,
-                email=address,
-                password=password,
-                full_name=full_name,
-                role=Role.ADMIN,
-                settings=settings,
+            # Not validated again: the address was checked above, the password is the service's to judge.
+            admin_in = AdminCreateUserIn.model_construct(
+                email=address, password=password, full_name=full_name, role="admin"
             )
+            user = service.register(session, register_in=admin_in, settings=settings)
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc

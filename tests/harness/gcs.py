@@ -8,6 +8,7 @@ from typing import Any
 
 from abb.ops.processes import terminate
 from tests.harness.services import free_port, wait_for_port
+from tests.waiting import WaitTimedOut
 
 
 def storage_client(endpoint: str) -> Any:
@@ -42,8 +43,8 @@ class GcsEmulator:
             stderr=subprocess.PIPE,
         )
         try:
-            wait_for_port(self.port, timeout=20)
-        except TimeoutError as exc:
+            wait_for_port(self.port)
+        except WaitTimedOut as exc:
             self.close()
             raise RuntimeError(f"the GCS emulator did not start: {self._stderr()}") from exc
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from abb.ops.processes import terminate
 from tests.harness.services import free_port, wait_for_port
+from tests.waiting import WaitTimedOut
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -30,8 +31,8 @@ class RedisServer:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_for_port(self.port, timeout=10)
-        except TimeoutError:
+            wait_for_port(self.port)
+        except WaitTimedOut:
             self.close()
             raise
 

@@ -13,10 +13,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -34,15 +35,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    def listening() -> bool:
         with socket.socket() as sock:
             sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, timeout=timeout, every=0.05, what=f"a server listening on 127.0.0.1:{port}")
 
 
 class PostgresServer:

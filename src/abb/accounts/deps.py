@@ -1,4 +1,4 @@
-"""Who is calling: annotated dependencies for routers (`CurrentUser`, `AdminUser`, `SettingsDep`)."""
+"""Who is calling: annotated dependencies for routers (`CurrentUser`, `AdminUser`, `SmeUser`, `PartnerUser`)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from abb.accounts import service
 from abb.accounts.models import Role, User
-from abb.core.config import Settings
+from abb.core.context import set_actor
 from abb.core.errors import Forbidden, Unauthorized
-from abb.core.http import SessionDep
+from abb.core.http import SessionDep, SettingsDep
 
 _bearer = HTTPBearer(auto_error=False)
-
-
-async def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 def get_current_user(
@@ -34,7 +26,7 @@ def get_current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
     user = service.user_from_token(session, token=credentials.credentials, settings=settings)
-    request.state.user_id = user.id
+    set_actor(request, user.id)
     request.state.role = user.role.value
     request.app.state.rate_limits.check_user(user.id)
     return user

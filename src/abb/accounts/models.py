@@ -3,10 +3,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from abb.core.database import Base, TimestampMixin, UTCDateTime, utcnow
+from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -22,9 +22,7 @@ class User(TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(string_enum(Role))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password change and disable: access tokens carry it, so older ones stop working.
     token_version: Mapped[int] = mapped_column(Integer, default=0)

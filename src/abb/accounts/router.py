@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from abb.accounts import service
-from abb.accounts.deps import AdminUser, CurrentUser, SettingsDep
+from abb.accounts.deps import AdminUser, CurrentUser
 from abb.accounts.models import Role
 from abb.accounts.schemas import (
     AdminCreateUserIn,
@@ -16,7 +16,7 @@ from abb.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -33,15 +33,7 @@ def _tokens(pair: service.TokenPair) -> TokenOut:
     responses=problem_responses(400, 409, 413, 422),
 )
 def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
-    user = service.register(
-        session,
-        email=body.email,
-        password=body.password,
-        full_name=body.full_name,
-        role=Role(body.role),
-        settings=settings,
-    )
-    return UserOut.model_validate(user)
+    return UserOut.model_validate(service.register(session, register_in=body, settings=settings))
 
 
 @router.post("/auth/login", response_model=TokenOut, responses=problem_responses(400, 401, 403, 422))
@@ -100,15 +92,7 @@ def list_users(
     responses=problem_responses(400, 401, 403, 409, 422),
 )
 def create_user(body: AdminCreateUserIn, _admin: AdminUser, session: SessionDep, settings: SettingsDep) -> UserOut:
-    user = service.register(
-        session,
-        email=body.email,
-        password=body.password,
-        full_name=body.full_name,
-        role=Role(body.role),
-        settings=settings,
-    )
-    return UserOut.model_validate(user)
+    return UserOut.model_validate(service.register(session, register_in=body, settings=settings))
 
 
 @router.post(

@@ -10,11 +10,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import RefreshToken, Role, User
+from abb.accounts.schemas import RegisterIn
 from abb.core.config import Settings
 from abb.core.database import fetch_page, utcnow
 from abb.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # Access tokens are checked against the database on each request; recording activity more often
 # than this would turn every read into a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+# The windows of the abb_active_users gauge.
+ACTIVE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,15 @@ def _check_password(password: str, *, email: str, settings: Settings, field: str
         )
 
 
-def register(session: Session, *, email: str, password: str, full_name: str, role: Role, settings: Settings) -> User:
+def register(session: Session, *, register_in: RegisterIn, settings: Settings) -> User:
+    """A new account; `register_in` is a RegisterIn, or an AdminCreateUserIn (which may make admins)."""
+    email, password = register_in.email, register_in.password
     _check_password(password, email=email, settings=settings)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this e-mail address already exists.")
-    user = User(email=email, password_hash=hash_password(password), full_name=full_name, role=role)
+    user = User(
+        email=email, password_hash=hash_password(password), full_name=register_in.full_name, role=Role(register_in.role)
+    )
     session.add(user)
     try:
         session.commit()
@@ -97,7 +104,8 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     return user
 
 
-def _access_token(user: User, settings: Settings, family_id: str) -> str:
+def _access_token(user: User, settings: Settings, family_id: str, lifetime: timedelta | None = None) -> str:
+    """The one place an access token's claims are written (API tokens; browser sessions, with their lifetime)."""
     return encode_jwt(
         {
             "sub": str(user.id),
@@ -107,7 +115,7 @@ def _access_token(user: User, settings: Settings, family_id: str) -> str:
             "role": user.role.value,
         },
         secret=settings.secret_key.get_secret_value(),
-        lifetime=timedelta(minutes=settings.access_token_minutes),
+        lifetime=lifetime or timedelta(minutes=settings.access_token_minutes),
     )
 
 
@@ -136,18 +144,7 @@ def issue_web_session(session: Session, *, user: User, settings: Settings) -> tu
     family_id = secrets.token_hex(16)
     _new_refresh(session, user=user, family_id=family_id, settings=settings)
     session.commit()
-    token = encode_jwt(
-        {
-            "sub": str(user.id),
-            "typ": ACCESS,
-            "ver": user.token_version,
-            "fam": family_id,
-            "role": user.role.value,
-        },
-        secret=settings.secret_key.get_secret_value(),
-        lifetime=timedelta(hours=settings.web_session_hours),
-    )
-    return token, family_id
+    return _access_token(user, settings, family_id, timedelta(hours=settings.web_session_hours)), family_id
 
 
 def end_web_session(session: Session, *, token: str, settings: Settings) -> None:
@@ -320,3 +317,12 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> 
         entity_id=user.id,
     )
     return user
+
+
+def active_users_by_window(connection: Connection) -> dict[str, int]:
+    """Distinct users seen within each of ACTIVE_WINDOWS (the abb_active_users gauge)."""
+    now = utcnow()
+    return {
+        window: connection.scalar(select(func.count()).select_from(User).where(User.last_seen_at >= now - span)) or 0
+        for window, span in ACTIVE_WINDOWS.items()
+    }

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from abb.companies.taxonomy import CompanySize, ExportExperience
-from abb.core.database import Base, TimestampMixin
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+from abb.core.database import Base, TimestampMixin, string_enum
 
 
 class SmeProfile(TimestampMixin, Base):
@@ -24,9 +20,9 @@ class SmeProfile(TimestampMixin, Base):
     sectors: Mapped[list[str]] = mapped_column(JSON)
     products: Mapped[str] = mapped_column(Text)
     target_countries: Mapped[list[str]] = mapped_column(JSON)
-    company_size: Mapped[CompanySize] = mapped_column(_enum(CompanySize))
+    company_size: Mapped[CompanySize] = mapped_column(string_enum(CompanySize))
     languages: Mapped[list[str]] = mapped_column(JSON)
-    export_experience: Mapped[ExportExperience] = mapped_column(_enum(ExportExperience))
+    export_experience: Mapped[ExportExperience] = mapped_column(string_enum(ExportExperience))
     website: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
@@ -44,5 +40,5 @@ class PartnerProfile(TimestampMixin, Base):
     services: Mapped[str] = mapped_column(Text)
     languages: Mapped[list[str]] = mapped_column(JSON)
     years_active: Mapped[int] = mapped_column(Integer)
-    company_size: Mapped[CompanySize] = mapped_column(_enum(CompanySize), default=CompanySize.SMALL)
+    company_size: Mapped[CompanySize] = mapped_column(string_enum(CompanySize), default=CompanySize.SMALL)
     website: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy.orm import Session
 
 from abb.accounts.deps import CurrentUser
 from abb.companies import service
@@ -17,11 +15,10 @@ from abb.companies.schemas import (
     SmeProfileUpdate,
 )
 from abb.companies.taxonomy import CountryCode, LanguageCode, SectorCode
-from abb.core.cache import PARTNER_DIRECTORY_CACHE, get_cache
 from abb.core.errors import NotFound
 from abb.core.http import IdPath, Page, PageDep, SessionDep
 from abb.core.openapi import problem_responses
-from abb.privacy.service import record_access
+from abb.security.access import record_access
 
 router = APIRouter(prefix="/api/v1", tags=["companies"])
 SearchText = Annotated[str | None, Query(min_length=1, max_length=100, description="Text search")]
@@ -106,23 +103,7 @@ def list_partners(
     q: SearchText = None,
 ) -> Page[PartnerProfileOut]:
     filters = {"sector": sector, "country": country, "language": language, "q": q}
-    return cached_partner_page(session, filters=filters, limit=page.limit, offset=page.offset)
-
-
-def cached_partner_page(
-    session: Session, *, filters: dict[str, str | None], limit: int, offset: int
-) -> Page[PartnerProfileOut]:
-    """A partner directory page from the Redis cache when it holds one (the API and the web directory share it)."""
-
-    def load() -> Page[PartnerProfileOut]:
-        items, total = service.list_profiles(session, kind=service.PARTNER, **filters, limit=limit, offset=offset)
-        return Page[PartnerProfileOut](
-            items=[PartnerProfileOut.model_validate(p) for p in items], total=total, limit=limit, offset=offset
-        )
-
-    # Every signed-in user sees the same directory, so one cache entry serves them all.
-    key = json.dumps([filters, limit, offset], sort_keys=True)
-    return get_cache().fetch(PARTNER_DIRECTORY_CACHE, key, load, Page[PartnerProfileOut])
+    return service.cached_partner_page(session, filters=filters, limit=page.limit, offset=page.offset)
 
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerProfileOut, responses=WRITE_ERRORS)

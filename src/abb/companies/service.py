@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
+from abb.companies.schemas import PartnerProfileOut
 from abb.core.cache import PARTNER_DIRECTORY_CACHE, get_cache
 from abb.core.database import fetch_page
 from abb.core.errors import Conflict, Forbidden, NotFound, NotOwner
+from abb.core.http import Page
 from abb.tasks import RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.dispatch import enqueue
 
@@ -137,3 +140,19 @@ def list_profiles(
         pattern = f"%{escaped}%"
         query = query.where(or_(*(func.lower(col).like(pattern, escape="\\") for col in kind.text_columns)))
     return fetch_page(session, query, model.id, limit=limit, offset=offset)
+
+
+def cached_partner_page(
+    session: Session, *, filters: dict[str, str | None], limit: int, offset: int
+) -> Page[PartnerProfileOut]:
+    """A partner directory page from the Redis cache when it holds one (the API and the web directory share it)."""
+
+    def load() -> Page[PartnerProfileOut]:
+        items, total = list_profiles(session, kind=PARTNER, **filters, limit=limit, offset=offset)
+        return Page[PartnerProfileOut](
+            items=[PartnerProfileOut.model_validate(p) for p in items], total=total, limit=limit, offset=offset
+        )
+
+    # Every signed-in user sees the same directory, so one cache entry serves them all.
+    key = json.dumps([filters, limit, offset], sort_keys=True)
+    return get_cache().fetch(PARTNER_DIRECTORY_CACHE, key, load, Page[PartnerProfileOut])

@@ -6,11 +6,12 @@ CLI and Celery workers; docs/architecture.md explains why this meets the through
 
 from __future__ import annotations
 
+import enum
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Select, TypeDecorator, create_engine, event, func, select
+from sqlalchemy import DateTime, Engine, Enum, MetaData, Select, TypeDecorator, create_engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -46,6 +47,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def string_enum(cls: type[enum.Enum], *, length: int = 16) -> Enum:
+    """An enum column stored as its values' text (no database enum type), the same on every backend."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class Base(DeclarativeBase):

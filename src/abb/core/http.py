@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every router: body size limit, pagination, session dependency."""
+"""HTTP plumbing shared by every router: body size limit, pagination, the session and settings dependencies."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from abb.core.config import Settings
 from abb.core.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 
@@ -106,6 +107,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 class PageParams(BaseModel):

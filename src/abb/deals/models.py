@@ -3,16 +3,12 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abb.companies.models import PartnerProfile, SmeProfile
-from abb.core.database import Base, TimestampMixin, UTCDateTime, utcnow
+from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum, utcnow
 from abb.deals.money import Currency
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class DealState(enum.StrEnum):
@@ -48,12 +44,12 @@ class Deal(TimestampMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     description: Mapped[str] = mapped_column(Text)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[Currency] = mapped_column(_enum(Currency))
+    currency: Mapped[Currency] = mapped_column(string_enum(Currency))
     due_date: Mapped[date] = mapped_column(Date)
-    state: Mapped[DealState] = mapped_column(_enum(DealState), default=DealState.DRAFT, index=True)
+    state: Mapped[DealState] = mapped_column(string_enum(DealState), default=DealState.DRAFT, index=True)
     # ISO 11649 creditor reference ("RF" + 2 check digits): what the payer writes on a bank transfer.
     payment_reference: Mapped[str] = mapped_column(String(25), unique=True)
-    provider: Mapped[ProviderName | None] = mapped_column(_enum(ProviderName), nullable=True)
+    provider: Mapped[ProviderName | None] = mapped_column(string_enum(ProviderName), nullable=True)
     received_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # Money received beyond the amount, waiting to be refunded to the payer.
     excess_minor: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -70,8 +66,8 @@ class DealEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
-    from_state: Mapped[DealState | None] = mapped_column(_enum(DealState), nullable=True)
-    to_state: Mapped[DealState] = mapped_column(_enum(DealState))
+    from_state: Mapped[DealState | None] = mapped_column(string_enum(DealState), nullable=True)
+    to_state: Mapped[DealState] = mapped_column(string_enum(DealState))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     actor_label: Mapped[str] = mapped_column(String(160))  # kept readable if the account goes away
     reason: Mapped[str] = mapped_column(String(500))
@@ -86,11 +82,11 @@ class Payment(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[ProviderName] = mapped_column(_enum(ProviderName))
+    provider: Mapped[ProviderName] = mapped_column(string_enum(ProviderName))
     external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[Currency] = mapped_column(_enum(Currency))
-    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus), default=PaymentStatus.PENDING)
+    currency: Mapped[Currency] = mapped_column(string_enum(Currency))
+    status: Mapped[PaymentStatus] = mapped_column(string_enum(PaymentStatus), default=PaymentStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
@@ -103,7 +99,7 @@ class WebhookEvent(Base):
     __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_payment_webhook_events_provider_event_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    provider: Mapped[ProviderName] = mapped_column(_enum(ProviderName))
+    provider: Mapped[ProviderName] = mapped_column(string_enum(ProviderName))
     event_id: Mapped[str] = mapped_column(String(255))
     event_type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from abb.accounts.deps import AdminUser, CurrentUser, SettingsDep
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.accounts.deps import AdminUser, CurrentUser
+from abb.core.config import Settings
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.idempotency import IdempotencyKeyHeader, idempotent_response
 from abb.core.openapi import problem_responses
-from abb.deals import service
+from abb.deals import payments, service
 from abb.deals.models import Deal, DealState
 from abb.deals.money import format_amount
 from abb.deals.schemas import DealIn, DealOut, PayIn, PaymentOut, ReasonIn, ReconciliationIn, ReconciliationOut
@@ -22,6 +25,29 @@ CHANGE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
 def deal_out(session: Session, deal: Deal) -> DealOut:
     return DealOut.build(deal, service.history(session, deal=deal))
+
+
+def _once(
+    request: Request,
+    session: Session,
+    *,
+    user_id: int,
+    key: str | None,
+    body: BaseModel,
+    action: Callable[[], tuple[int, Any]],
+    settings: Settings,
+) -> JSONResponse:
+    """Run `action` at most once per Idempotency-Key (a repeat replays the stored answer)."""
+    return idempotent_response(
+        session,
+        user_id=user_id,
+        key=key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        action=action,
+        wait_seconds=settings.idempotency_wait_seconds,
+    )
 
 
 @router.get("/deals", response_model=Page[DealOut], responses=problem_responses(401, 422))
@@ -40,27 +66,10 @@ def create_deal(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     def action() -> tuple[int, Any]:
-        deal = service.create_deal(
-            session,
-            user=user,
-            match_id=body.match_id,
-            description=body.description,
-            amount_minor=body.amount_minor,
-            currency=body.currency,
-            due_date=body.due_date,
-        )
+        deal = service.create_deal(session, user=user, deal_in=body)
         return status.HTTP_201_CREATED, deal_out(session, deal).model_dump(mode="json")
 
-    return idempotent_response(
-        session,
-        user_id=user.id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        action=action,
-        wait_seconds=settings.idempotency_wait_seconds,
-    )
+    return _once(request, session, user_id=user.id, key=idempotency_key, body=body, action=action, settings=settings)
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, responses=problem_responses(401, 404, 422))
@@ -79,7 +88,7 @@ def pay(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     def action() -> tuple[int, Any]:
-        result = service.pay(session, deal_id=deal_id, user=user, provider_name=body.provider, settings=settings)
+        result = payments.pay(session, deal_id=deal_id, user=user, provider_name=body.provider, settings=settings)
         out = PaymentOut(
             deal=deal_out(session, result.deal),
             payment_id=result.payment.id if result.payment else None,
@@ -87,16 +96,7 @@ def pay(
         )
         return status.HTTP_200_OK, out.model_dump(mode="json")
 
-    return idempotent_response(
-        session,
-        user_id=user.id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        action=action,
-        wait_seconds=settings.idempotency_wait_seconds,
-    )
+    return _once(request, session, user_id=user.id, key=idempotency_key, body=body, action=action, settings=settings)
 
 
 @router.post("/deals/{deal_id}/cancel", response_model=DealOut, responses=CHANGE_ERRORS)
@@ -123,7 +123,7 @@ def excess_refunded(deal_id: IdPath, admin: AdminUser, session: SessionDep) -> D
 @router.get("/admin/reconciliations", response_model=list[DealOut], responses=problem_responses(401, 403))
 def awaiting_transfers(admin: AdminUser, session: SessionDep) -> list[DealOut]:
     """Deals waiting for a bank transfer: what an incoming transfer can be reconciled against."""
-    return [deal_out(session, d) for d in service.awaiting_bank_transfers(session)]
+    return [deal_out(session, d) for d in payments.awaiting_bank_transfers(session)]
 
 
 @router.post(
@@ -133,14 +133,7 @@ def awaiting_transfers(admin: AdminUser, session: SessionDep) -> list[DealOut]:
     responses=CHANGE_ERRORS,
 )
 def reconcile(body: ReconciliationIn, admin: AdminUser, session: SessionDep) -> ReconciliationOut:
-    result = service.reconcile(
-        session,
-        admin=admin,
-        reference=body.reference,
-        amount=body.amount,
-        currency=body.currency,
-        bank_transaction_id=body.bank_transaction_id,
-    )
+    result = payments.reconcile(session, admin=admin, reconciliation_in=body)
     return ReconciliationOut(
         payment_id=result.payment.id,
         outcome=result.outcome,

@@ -19,23 +19,41 @@ BankTransactionId = Annotated[str, Field(min_length=1, max_length=100, pattern=r
 MAX_DUE_DAYS = 5 * 366
 
 
-def _check_amount(value: str, info: ValidationInfo) -> str:
-    currency = info.data.get("currency")
-    if isinstance(currency, Currency):  # a bad currency is reported on its own field
-        parse_amount(value, currency)
-    return value
+class ParsedAmount(str):
+    """An amount's text as it was sent, carrying its value in minor units: the schema parses it once."""
+
+    minor: int
 
 
-class DealIn(BaseModel):
+class AmountIn(BaseModel):
+    """A request with a `currency` and an `amount` in it (declared by each subclass, in its own order);
+    `amount_minor` is the amount in the currency's minor units."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("amount", check_fields=False)
+    @classmethod
+    def _parse_amount(cls, value: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if not isinstance(currency, Currency):  # a bad currency is reported on its own field
+            return value
+        parsed = ParsedAmount(value)
+        parsed.minor = parse_amount(value, currency)
+        return parsed
+
+    @property
+    def amount_minor(self) -> int:
+        amount = getattr(self, "amount", None)
+        assert isinstance(amount, ParsedAmount), "validated with its currency"
+        return amount.minor
+
+
+class DealIn(AmountIn):
     match_id: int = Field(ge=1, le=2_147_483_647)
     description: str = Field(min_length=3, max_length=2000)
     currency: Currency
     amount: AmountText
     due_date: date
-
-    _amount = field_validator("amount")(_check_amount)
 
     @field_validator("due_date")
     @classmethod
@@ -46,10 +64,6 @@ class DealIn(BaseModel):
         if value > today + timedelta(days=MAX_DUE_DAYS):
             raise ValueError("must be within five years")
         return value
-
-    @property
-    def amount_minor(self) -> int:
-        return parse_amount(self.amount, self.currency)
 
 
 class PayIn(BaseModel):
@@ -64,15 +78,11 @@ class ReasonIn(BaseModel):
     reason: Reason
 
 
-class ReconciliationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ReconciliationIn(AmountIn):
     reference: str = Field(min_length=5, max_length=40, examples=["RF18 ABB4 K7QX 2M"])
     currency: Currency
     amount: AmountText
     bank_transaction_id: BankTransactionId
-
-    _amount = field_validator("amount")(_check_amount)
 
 
 class DealEventOut(BaseModel):

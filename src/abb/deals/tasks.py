@@ -1,7 +1,7 @@
 """Background work for deals: retrying failed payment attempts with backoff, e-mailing a failure.
 
-Both are enqueued with `abb.tasks.dispatch.enqueue` after the commit. With a broker, a retry waits its
-backoff in Redis (Celery's countdown); in the embedded mode (no broker) it runs at once in-process.
+`abb.deals.payments` enqueues both by name after its commit. With a broker, a retry waits its backoff in
+Redis (Celery's countdown); in the embedded mode (no broker) it runs at once in-process.
 """
 
 from __future__ import annotations
@@ -12,29 +12,18 @@ from email.message import EmailMessage
 
 from celery import Task
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from abb.accounts.models import User
 from abb.core.config import get_settings
-from abb.deals import service
+from abb.deals import payments, service
 from abb.deals.models import Deal, DealEvent, DealState
 from abb.notifications.email import sender_domain, smtp_connection
+from abb.tasks import NOTIFY_DEAL_FAILED, RETRY_FAILED_PAYMENT
 from abb.tasks.celery_app import celery_app
-from abb.tasks.dispatch import enqueue
 from abb.tasks.runtime import task_session
 
-RETRY_FAILED_PAYMENT = "abb.deals.tasks.retry_failed_payment"
-NOTIFY_DEAL_FAILED = "abb.deals.tasks.notify_deal_failed"
 NOTIFIED_REASON = "Both parties were e-mailed that the payment failed"
 log = logging.getLogger("abb.deals")
-
-
-def enqueue_payment_retry(session: Session, payment_id: int, *, delay: float) -> None:
-    enqueue(session, RETRY_FAILED_PAYMENT, payment_id, delay)
-
-
-def enqueue_failure_notice(session: Session, deal_id: int) -> None:
-    enqueue(session, NOTIFY_DEAL_FAILED, deal_id)
 
 
 @celery_app.task(name=RETRY_FAILED_PAYMENT, bind=True, max_retries=None)
@@ -44,7 +33,7 @@ def retry_failed_payment(self: Task, payment_id: int, delay: float = 0.0) -> str
         # First delivery: park the message in the broker until the backoff has passed.
         raise self.retry(args=(payment_id, 0.0), countdown=delay)
     with task_session() as session:
-        return service.retry_payment(session, payment_id=payment_id, settings=get_settings())
+        return payments.retry_payment(session, payment_id=payment_id, settings=get_settings())
 
 
 @celery_app.task(

@@ -30,7 +30,17 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from abb.companies.taxonomy import LANGUAGES, PARTNER_COUNTRIES, SECTORS, CompanySize
 from abb.core.config import Settings
 
-FACTORS = ("sector", "text", "country", "language", "size", "completeness", "activity")
+# Each factor's name (its weight setting ABB_MATCHING_WEIGHT_<NAME>, its stored points) and its label on pages.
+FACTOR_LABELS = {
+    "sector": "Sectors in common",
+    "text": "Products and services",
+    "country": "Target country",
+    "language": "Shared language",
+    "size": "Company size",
+    "completeness": "Profile completeness",
+    "activity": "Recent activity",
+}
+FACTORS = tuple(FACTOR_LABELS)
 SIZES = [s.value for s in CompanySize]  # ordered micro < small < medium
 SIZE_FIT = np.array([[1.0 - abs(i - j) / 2 for j in range(len(SIZES))] for i in range(len(SIZES))], np.float32)
 ACTIVITY_HALF_LIFE_DAYS = 14.0

@@ -4,15 +4,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abb.companies.models import PartnerProfile, SmeProfile
-from abb.core.database import Base, TimestampMixin, UTCDateTime
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum
 
 
 class Side(enum.StrEnum):
@@ -58,14 +54,14 @@ class Match(TimestampMixin, Base):
     # The same reasons, worded for each reader ("you target Kenya, they are in Nairobi").
     sme_explanation: Mapped[str] = mapped_column(Text)
     partner_explanation: Mapped[str] = mapped_column(Text)
-    status: Mapped[MatchStatus] = mapped_column(_enum(MatchStatus), default=MatchStatus.SUGGESTED, index=True)
-    sme_decision: Mapped[Decision] = mapped_column(_enum(Decision), default=Decision.PENDING)
-    partner_decision: Mapped[Decision] = mapped_column(_enum(Decision), default=Decision.PENDING)
+    status: Mapped[MatchStatus] = mapped_column(string_enum(MatchStatus), default=MatchStatus.SUGGESTED, index=True)
+    sme_decision: Mapped[Decision] = mapped_column(string_enum(Decision), default=Decision.PENDING)
+    partner_decision: Mapped[Decision] = mapped_column(string_enum(Decision), default=Decision.PENDING)
     sme_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     partner_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    closed_by: Mapped[Side | None] = mapped_column(_enum(Side), nullable=True)
+    closed_by: Mapped[Side | None] = mapped_column(string_enum(Side), nullable=True)
 
     sme: Mapped[SmeProfile] = relationship(lazy="joined", innerjoin=True)
     partner: Mapped[PartnerProfile] = relationship(lazy="joined", innerjoin=True)
@@ -84,12 +80,16 @@ class Meeting(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
-    proposed_by: Mapped[Side] = mapped_column(_enum(Side))
+    proposed_by: Mapped[Side] = mapped_column(string_enum(Side))
     # ISO 8601 UTC start times ("2026-12-01T09:00:00+00:00"), in the order proposed.
     slots: Mapped[list[str]] = mapped_column(JSON)
     video_link: Mapped[str] = mapped_column(String(500))
-    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.PROPOSED)
+    status: Mapped[MeetingStatus] = mapped_column(string_enum(MeetingStatus), default=MeetingStatus.PROPOSED)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     match: Mapped[Match] = relationship(lazy="joined", innerjoin=True)
+
+    def start_times(self) -> list[datetime]:
+        """The proposed start times, as datetimes."""
+        return [datetime.fromisoformat(slot) for slot in self.slots]

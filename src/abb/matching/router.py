@@ -5,16 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from abb.accounts.deps import CurrentUser, SettingsDep
-from abb.companies import service as companies
+from abb.accounts.deps import CurrentUser
 from abb.core.cache import MATCH_LIST_CACHE, get_cache
-from abb.core.errors import NotFound
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 from abb.matching import service
 from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut, RecomputeOut
-from abb.tasks.matching import after_recompute
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422)
@@ -48,13 +45,7 @@ def list_matches(
 @router.post("/matches/recompute", response_model=RecomputeOut, responses=problem_responses(401, 403, 404))
 def recompute_mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RecomputeOut:
     """Recompute the signed-in company's suggestions now."""
-    service.user_side(user)  # admins have no matches
-    profile = companies.profile_of(session, user=user)
-    if profile is None:
-        raise NotFound("You have no company profile yet.")
-    created = service.recompute_for_profile(session, role=user.role, profile_id=profile.id, settings=settings)
-    after_recompute(session, created)
-    return RecomputeOut(created=len(created))
+    return RecomputeOut(created=len(service.recompute_for_user(session, user=user, settings=settings)))
 
 
 @router.get("/matches/{match_id}", response_model=MatchOut, responses=problem_responses(401, 403, 404, 422))
@@ -85,9 +76,7 @@ def close_match(match_id: IdPath, user: CurrentUser, session: SessionDep) -> Mat
     responses=BODY_ERRORS,
 )
 def propose_meeting(match_id: IdPath, body: MeetingIn, user: CurrentUser, session: SessionDep) -> MeetingOut:
-    meeting = service.propose_meeting(
-        session, match_id=match_id, user=user, slots=body.slots, video_link=str(body.video_link)
-    )
+    meeting = service.propose_meeting(session, match_id=match_id, user=user, meeting_in=body)
     return MeetingOut.of(meeting, meeting.proposed_by)
 
 

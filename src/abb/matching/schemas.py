@@ -8,7 +8,6 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from abb.companies.taxonomy import TIME_ZONES
 from abb.matching.models import Decision, Match, MatchStatus, Meeting, MeetingStatus, Side
-from abb.matching.service import meeting_slots
 
 MAX_VIDEO_LINK = 500
 
@@ -142,7 +141,7 @@ class MeetingOut(BaseModel):
             proposed_by=meeting.proposed_by,
             you_proposed=meeting.proposed_by is side,
             video_link=meeting.video_link,
-            slots=[SlotOut.of(slot, partner_country=country) for slot in meeting_slots(meeting)],
+            slots=[SlotOut.of(slot, partner_country=country) for slot in meeting.start_times()],
             starts=SlotOut.of(chosen, partner_country=country) if chosen else None,
             counterpart=counterpart(meeting.match, Side.PARTNER if side is Side.SME else Side.SME),
             created_at=meeting.created_at,

@@ -25,9 +25,13 @@ from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.config import Settings
 from abb.core.database import fetch_page, utcnow
 from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotOwner, Unprocessable
+from abb.matching.engine import FACTOR_LABELS as FACTOR_LABELS  # for the pages
 from abb.matching.engine import MatchIndex, Profile, Ranked, Weights, profile_from_partner, profile_from_sme
 from abb.matching.models import Decision, Match, MatchStatus, Meeting, MeetingStatus, Side
+from abb.matching.schemas import MeetingIn
 from abb.observability.business import record_match_accepted, record_matches_created
+from abb.tasks import NOTIFY_NEW_MATCHES
+from abb.tasks.dispatch import enqueue
 
 RECOMPUTE_BATCH = 500  # queries whose suggestions are written and committed together
 MAX_OPEN_PROPOSALS = 5  # unanswered meeting proposals per match
@@ -153,6 +157,30 @@ def recompute_for_profile(session: Session, *, role: Role, profile_id: int, sett
     return created
 
 
+def recompute_and_announce(session: Session, *, role: Role, profile_id: int, settings: Settings) -> list[int]:
+    """`recompute_for_profile`, then its effects once committed: match lists are read afresh, new matches
+    are announced by e-mail (in the background)."""
+    created = recompute_for_profile(session, role=role, profile_id=profile_id, settings=settings)
+    # Rescored suggestions show on the other side's lists too, so every list goes.
+    get_cache().invalidate(MATCH_LIST_CACHE)
+    if created:
+        enqueue(session, NOTIFY_NEW_MATCHES, created)
+    return created
+
+
+def recompute_for_user(session: Session, *, user: User, settings: Settings) -> list[int]:
+    """Recompute the signed-in company's suggestions now (`recompute_and_announce`); ids of new matches."""
+    user_side(user)  # admins have no matches
+    profile = companies.profile_of(session, user=user)
+    if profile is None:
+        raise NoProfile("You have no company profile yet.")
+    return recompute_and_announce(session, role=user.role, profile_id=profile.id, settings=settings)
+
+
+class NoProfile(NotFound):
+    """The user has no company profile yet (pages send them to create one)."""
+
+
 def recompute_all(session: Session, *, settings: Settings) -> int:
     """Recompute the top partners of every SME, committing in batches; return how many matches were created."""
     now = utcnow()
@@ -168,6 +196,7 @@ def recompute_all(session: Session, *, settings: Settings) -> int:
         session.commit()
         record_matches_created(batch_created)
         created += batch_created
+    get_cache().invalidate(MATCH_LIST_CACHE)
     return created
 
 
@@ -295,10 +324,9 @@ def _lists_changed(match: Match) -> None:
 # --- meetings --------------------------------------------------------------------------------------------
 
 
-def propose_meeting(
-    session: Session, *, match_id: int, user: User, slots: Sequence[datetime], video_link: str
-) -> Meeting:
+def propose_meeting(session: Session, *, match_id: int, user: User, meeting_in: MeetingIn) -> Meeting:
     """Propose 2-5 start times (validated by the schema) for a video call between connected parties."""
+    slots = meeting_in.slots
     match, side = get_match_for_user(session, match_id=match_id, user=user, lock=True)
     if match.status is not MatchStatus.CONNECTED:
         raise InvalidTransition(f"This match is {match.status.value}; meetings are for connected matches.")
@@ -316,16 +344,12 @@ def propose_meeting(
         match_id=match.id,
         proposed_by=side,
         slots=[slot.isoformat() for slot in sorted(slots)],
-        video_link=video_link,
+        video_link=str(meeting_in.video_link),
         status=MeetingStatus.PROPOSED,
     )
     session.add(meeting)
     session.commit()
     return meeting
-
-
-def meeting_slots(meeting: Meeting) -> list[datetime]:
-    return [datetime.fromisoformat(slot) for slot in meeting.slots]
 
 
 def accept_meeting(session: Session, *, meeting_id: int, user: User, slot: datetime) -> Meeting:
@@ -340,7 +364,7 @@ def accept_meeting(session: Session, *, meeting_id: int, user: User, slot: datet
         raise InvalidTransition("This meeting has already been accepted.")
     if match.status is not MatchStatus.CONNECTED:
         raise InvalidTransition(f"This match is {match.status.value}; its meetings can no longer be accepted.")
-    if slot not in meeting_slots(meeting):
+    if slot not in meeting.start_times():
         raise Unprocessable("Choose one of the proposed times.", extra={"errors": [_slot_error("not proposed")]})
     if slot <= utcnow():
         raise Unprocessable("That time has passed; propose new times.", extra={"errors": [_slot_error("in the past")]})

@@ -1,10 +1,14 @@
-"""Observability: Prometheus metrics, structured logs, tracing and health checks (docs/observability.md)."""
+"""Observability: Prometheus metrics, structured logs, tracing and health checks (docs/observability.md).
+
+It knows no domain: what it reports about the business (label values, database gauges, page names) is
+handed over by the app's composition (`abb.app`).
+"""
 
 from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING
 
 from abb.core.config import Settings
@@ -15,6 +19,9 @@ from abb.observability import celery as _celery_signals  # noqa: F401
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from abb.observability.business import BusinessLabels
+    from abb.observability.collectors import DatabaseGauge
 
 
 def setup_observability(settings: Settings, *, logs: bool = True) -> None:
@@ -30,7 +37,15 @@ def setup_observability(settings: Settings, *, logs: bool = True) -> None:
         install_database_hooks(settings)
 
 
-def install_observability(app: FastAPI, settings: Settings, extra_collectors: Sequence[object] = ()) -> None:
+def install_observability(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    business_labels: BusinessLabels,
+    database_gauges: Sequence[DatabaseGauge],
+    known_pages: Set[str],
+    extra_collectors: Sequence[object] = (),
+) -> None:
     """Middleware, /metrics, /health and the page-timing endpoint for the API app; `extra_collectors`
     (other packages' scrape-time gauges) join the /metrics page."""
     from abb.observability import business, frontend, health
@@ -46,7 +61,7 @@ def install_observability(app: FastAPI, settings: Settings, extra_collectors: Se
 
     setup_observability(settings)
     app.include_router(health.router)
-    app.include_router(frontend.router)
+    app.include_router(frontend.frontend_router(known_pages))
     install_middleware(
         app,
         metrics=settings.metrics_enabled,
@@ -55,8 +70,11 @@ def install_observability(app: FastAPI, settings: Settings, extra_collectors: Se
     )
     if not settings.metrics_enabled:
         return
-    business.initialise_label_values()  # monitoring: known label values read 0, not "no data"
-    collectors: list[object] = [BuildInfoCollector(settings), DatabaseCollector(lambda: app.state.db.engine, settings)]
+    business.initialise_label_values(business_labels)  # monitoring: known label values read 0, not "no data"
+    collectors: list[object] = [
+        BuildInfoCollector(settings),
+        DatabaseCollector(lambda: app.state.db.engine, settings, database_gauges),
+    ]
     if settings.host_metrics:
         collectors.append(HostCollector())
     collectors.extend(extra_collectors)

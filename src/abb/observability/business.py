@@ -1,10 +1,13 @@
 """Business metrics. Call these right after the business event is committed, never where it is attempted.
 
-docs/observability.md lists every metric; the Business dashboard and alert rules read these names.
+docs/observability.md lists every metric; the Business dashboard and alert rules read these names. The
+label values come from the domains, handed over by the app (`abb.app`): this module imports none of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from prometheus_client import Counter
@@ -70,22 +73,30 @@ def record_enrollment() -> None:
     COURSE_ENROLLMENTS.inc()
 
 
-def initialise_label_values() -> None:
+@dataclass(frozen=True)
+class BusinessLabels:
+    """Every value the business metrics' labels can take, from the domains' own enums and tables."""
+
+    roles: Sequence[str]
+    deal_states: Sequence[str]
+    providers: Sequence[str]
+    currencies: Sequence[str]
+    revenue_sources: Sequence[str]
+
+
+def initialise_label_values(labels: BusinessLabels) -> None:
     """Export every known label combination at 0 from start-up (Prometheus' advice against missing metrics):
     rates, ratios and dashboard panels read 0 before the first payment or deal event, not "no data"."""
-    from abb.accounts.models import Role
-    from abb.deals.models import DealState, ProviderName
-    from abb.deals.money import Currency
-
-    for role in Role:
-        USER_REGISTRATIONS.labels(role=role.value)
-    for state in DealState:
-        DEAL_TRANSITIONS.labels(state=state.value)
-    for provider in ProviderName:
-        PAYMENTS_FAILED.labels(provider=provider.value)
-        PAYMENT_RETRIES.labels(provider=provider.value)
-        for currency in Currency:
-            TRANSACTIONS.labels(provider=provider.value, currency=currency.value)
-    for currency in Currency:
-        TRANSACTION_VALUE.labels(currency=currency.value)
-        REVENUE.labels(currency=currency.value, source="deal_fee")
+    for role in labels.roles:
+        USER_REGISTRATIONS.labels(role=role)
+    for state in labels.deal_states:
+        DEAL_TRANSITIONS.labels(state=state)
+    for provider in labels.providers:
+        PAYMENTS_FAILED.labels(provider=provider)
+        PAYMENT_RETRIES.labels(provider=provider)
+        for currency in labels.currencies:
+            TRANSACTIONS.labels(provider=provider, currency=currency)
+    for currency in labels.currencies:
+        TRANSACTION_VALUE.labels(currency=currency)
+        for source in labels.revenue_sources:
+            REVENUE.labels(currency=currency, source=source)

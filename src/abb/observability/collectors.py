@@ -1,7 +1,9 @@
-"""Gauges computed at scrape time: database up, active users, deals by state, build info, host usage.
+"""Gauges computed at scrape time: database up, the domains' database gauges, build info, host usage.
 
 They are read once per scrape by the process that answers it (never summed across workers), and the
 database ones are cached for `ABB_METRICS_CACHE_SECONDS` so a scrape storm cannot load the database.
+What the database gauges count (active users, deals by state) is handed over by the app as `DatabaseGauge`s:
+this module knows no domain table.
 """
 
 from __future__ import annotations
@@ -10,68 +12,63 @@ import logging
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine
 
 from abb import __version__
-from abb.accounts.models import User
 from abb.core.config import Settings
-from abb.core.database import utcnow
 from abb.observability.timeouts import run_with_timeout
 
 log = logging.getLogger("abb.metrics")
-ACTIVE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
-# The states of issue 4's deal lifecycle: each is reported, 0 until a deal is in it (or the table exists).
-DEAL_STATES = ("draft", "awaiting_payment", "paid", "settled", "cancelled", "failed", "refunded")
+
+
+@dataclass(frozen=True)
+class DatabaseGauge:
+    """A gauge family with one label, read from the database at scrape time by `read` (label value -> count)."""
+
+    name: str
+    documentation: str
+    label: str
+    read: Callable[[Connection], Mapping[str, int]]
 
 
 class DatabaseCollector:
-    """abb_db_up, abb_active_users{window}, abb_deals{state}, from one short read every cache period."""
+    """abb_db_up and the given gauges (abb_active_users{window}, abb_deals{state}), one short read a cache period."""
 
-    def __init__(self, engine: Callable[[], Engine], settings: Settings) -> None:
+    def __init__(self, engine: Callable[[], Engine], settings: Settings, gauges: Sequence[DatabaseGauge] = ()) -> None:
         self.engine = engine
+        self.gauges = tuple(gauges)
         self.timeout = settings.health_timeout_seconds
         self.ttl = settings.metrics_cache_seconds
         self._lock = threading.Lock()
         self._expires = 0.0
         self._cached: list[Metric] = []
 
-    def _read(self) -> tuple[dict[str, int], dict[str, int]]:
-        now = utcnow()
+    def _read(self) -> list[Mapping[str, int]]:
         with self.engine().connect() as conn:
-            active = {
-                window: conn.scalar(select(func.count()).select_from(User).where(User.last_seen_at >= now - span)) or 0
-                for window, span in ACTIVE_WINDOWS.items()
-            }
-            deals = dict.fromkeys(DEAL_STATES, 0)
-            if inspect(conn).has_table("deals"):
-                for state, count in conn.execute(text("SELECT state, COUNT(*) FROM deals GROUP BY state")):
-                    deals[str(state)] = int(count)
-        return active, deals
+            return [gauge.read(conn) for gauge in self.gauges]
 
     def _families(self) -> list[Metric]:
         up = GaugeMetricFamily("abb_db_up", "1 when the database answered the last scrape's query, else 0")
-        active_family = GaugeMetricFamily(
-            "abb_active_users", "Distinct users seen (last_seen_at) within the window", labels=["window"]
-        )
-        deals_family = GaugeMetricFamily("abb_deals", "Deals currently in each state", labels=["state"])
         try:
-            active, deals = run_with_timeout(self._read, self.timeout)
+            readings = run_with_timeout(self._read, self.timeout)
         except Exception as exc:
             log.warning("metrics: database not readable", extra={"error.type": type(exc).__name__})
             up.add_metric([], 0)
             return [up]
         up.add_metric([], 1)
-        for window, count in active.items():
-            active_family.add_metric([window], count)
-        for state, count in deals.items():
-            deals_family.add_metric([state], count)
-        return [up, active_family, deals_family]
+        families: list[Metric] = [up]
+        for gauge, counts in zip(self.gauges, readings, strict=True):
+            family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=[gauge.label])
+            for value, count in counts.items():
+                family.add_metric([value], count)
+            families.append(family)
+        return families
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:

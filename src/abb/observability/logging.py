@@ -17,7 +17,6 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
-from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -25,11 +24,11 @@ import orjson
 
 from abb import __version__
 from abb.core.config import Settings
+from abb.core.context import request_id_var
 
 ECS_VERSION = "8.11.0"
 ACCESS_LOGGER = "abb.access"
 RENDERED_LINE = "abb_rendered_line"  # a record attribute: the line is final, the formatter passes it on
-request_id_var: ContextVar[str | None] = ContextVar("abb_request_id", default=None)
 
 # LogRecord's own attributes; anything else on a record came from `extra=` and is logged as a field.
 # uvicorn adds `color_message` (the message with terminal colour codes) to its records: not a field.

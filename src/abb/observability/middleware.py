@@ -19,7 +19,8 @@ import weakref
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from abb.observability.logging import json_line_sink, request_id_var
+from abb.core.context import request_id_var
+from abb.observability.logging import json_line_sink
 from abb.observability.metrics import HTTP_IN_FLIGHT
 from abb.observability.recorder import FinishedRequest, recorder
 

@@ -22,18 +22,20 @@ import atexit
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from starlette.types import Scope
 
-from abb.observability.logging import ACCESS_LOGGER, json_line_sink, request_id_var
+from abb.core import context
+from abb.core.context import request_id_var
+from abb.observability.logging import ACCESS_LOGGER, json_line_sink
 from abb.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE, HistogramTally
 
 BATCH = 64
 _access_logger = logging.getLogger(ACCESS_LOGGER)
+_flusher_logger = logging.getLogger(__name__)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -77,19 +79,19 @@ class FinishedRequest(NamedTuple):
         return UNMATCHED
 
     @property
-    def client_ip(self) -> str | None:  # may come from X-Forwarded-For behind a trusted proxy
-        client = self.scope.get("client")
-        return str(client[0]) if client else None
+    def client_ip(self) -> str | None:
+        return context.client_ip(self.scope)
 
     @property
     def user_id(self) -> str | None:
-        state = self.scope.get("state")
-        return str(state["user_id"]) if state and "user_id" in state else None
+        return context.actor_id(self.scope)
 
 
 class RequestRecorder:
     def __init__(self) -> None:
-        self.flush_seconds = 0.0
+        self._flush_seconds = 0.0
+        # Set when the window changes, so the flusher never sleeps out an old, longer window.
+        self._window_changed = threading.Event()
         self._pending: list[FinishedRequest] = []
         self._lock = threading.Lock()  # held while queueing and while recording, so lines keep their order
         self._flusher: threading.Thread | None = None
@@ -102,6 +104,16 @@ class RequestRecorder:
         # Gauges read from their source with every batch (and so at every scrape), rather than kept current
         # at every event: requests in flight, the database pools' size, checked-out and overflow counts.
         self._samplers: list[Callable[[], None]] = []
+
+    @property
+    def flush_seconds(self) -> float:
+        """How long a finished request may wait for its batch; 0 records every request at once."""
+        return self._flush_seconds
+
+    @flush_seconds.setter
+    def flush_seconds(self, seconds: float) -> None:
+        self._flush_seconds = seconds
+        self._window_changed.set()
 
     def add(self, request: FinishedRequest) -> None:
         with self._lock:
@@ -215,8 +227,15 @@ class RequestRecorder:
 
     def _flush_periodically(self) -> None:
         while True:
-            time.sleep(self.flush_seconds or 1.0)
-            self.flush()
+            # No window (0): nothing waits, so sleep until a window is set.
+            if self._window_changed.wait(self._flush_seconds or None):
+                self._window_changed.clear()
+                continue  # a new window: wait it out from now
+            try:
+                self.flush()
+            except Exception:
+                # One failed batch (a broken log stream, a metric error) must not stop every later one.
+                _flusher_logger.exception("recording a batch of finished requests failed; the next batch goes on")
 
 
 def _line(request: FinishedRequest) -> tuple[str, dict[str, Any], list[tuple[str, Any]]]:

@@ -265,6 +265,7 @@ def operations() -> Dashboard:
                     ),
                 ],
             ),
+            capacity_section(),
             security_row(),
             (
                 "Alerts",
@@ -276,6 +277,40 @@ def operations() -> Dashboard:
                     )
                 ],
             ),
+        ],
+    )
+
+
+WEEK_SECONDS = 7 * 86400
+FILESYSTEMS = 'fstype!~"tmpfs|ramfs|devtmpfs|squashfs|nsfs|fuse.*"'
+
+
+def capacity_section() -> tuple[str, list[Panel]]:
+    """Now and in 7 days at the last day's rate: the figures behind the capacity warnings
+    (deploy/prometheus/rules/capacity.yml) and the weekly capacity review (docs/operations.md)."""
+
+    def projected(title: str, series: str, legend: str, unit: str) -> Panel:
+        return timeseries(
+            title,
+            (series, f"{legend} now"),
+            (f"predict_linear({series}[1d], {WEEK_SECONDS})", f"{legend} in 7 days"),
+            unit=unit,
+            width=12,
+            description="The last day's linear trend projected a week ahead; the capacity warning fires at the limit.",
+        )
+
+    return (
+        "Capacity (7-day projection)",
+        [
+            projected(
+                "Disk free in 7 days",
+                f"node_filesystem_avail_bytes{{{FILESYSTEMS}}}",
+                "{{instance}} {{mountpoint}}",
+                "bytes",
+            ),
+            projected("Database size in 7 days", "instance:pg_database_size_bytes:sum", "{{instance}}", "bytes"),
+            projected("Connection use in 7 days", "instance:pg_connections:usage_ratio", "{{instance}}", "percentunit"),
+            projected("Queue depth in 7 days", "queue:abb_celery_queue_depth:max", "{{queue}}", "short"),
         ],
     )
 

@@ -20,7 +20,7 @@ from abb.core.security import decode_jwt
 from abb.privacy import service
 from abb.privacy.schemas import AccessOut, ConsentIn, ConsentOut, CorrectionIn, ErasureIn, SessionOut
 from abb.security.events import emit
-from abb.uploads.router import StorageDep
+from abb.uploads.deps import StorageDep
 
 router = APIRouter(prefix="/api/v1", tags=["privacy"])
 

@@ -25,10 +25,10 @@ from abb.core.config import Settings
 from abb.core.database import Base, utcnow
 from abb.core.errors import Conflict, Forbidden
 from abb.core.security import verify_password
-from abb.privacy.models import Consent, PersonalDataAccess
+from abb.privacy.models import Consent
 from abb.security.audit import writer
 from abb.security.events import emit
-from abb.security.models import AuditRecord
+from abb.security.models import AuditRecord, PersonalDataAccess
 
 SECRET_COLUMN = re.compile(r"hash|token|secret|storage_key|password", re.I)
 ERASED_DOMAIN = "erased.invalid"
@@ -140,16 +140,6 @@ def record_consent(session: Session, *, user: User, purpose: str, granted: bool,
 
 def consents(session: Session, *, user: User) -> list[Consent]:
     return list(session.scalars(select(Consent).where(Consent.user_id == user.id).order_by(Consent.id)))
-
-
-def record_access(session: Session, *, viewer_id: int, subject_user_id: int, what: str, object_id: int) -> None:
-    """Someone viewed another person's data; nothing is recorded for one's own."""
-    if viewer_id == subject_user_id:
-        return
-    session.add(
-        PersonalDataAccess(viewer_id=viewer_id, subject_user_id=subject_user_id, what=what, object_id=object_id)
-    )
-    session.commit()
 
 
 def access_log(

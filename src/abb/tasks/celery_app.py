@@ -14,11 +14,11 @@ from celery import Celery, Task, signals
 from celery.schedules import crontab
 
 from abb.core.config import Settings, get_settings
-from abb.observability.logging import request_id_var
+from abb.core.context import request_id_var
 from abb.tasks import NIGHTLY_RECOMPUTE
 
 # Every module that defines tasks: a worker imports these, so a task missing here is "unregistered" there.
-TASK_MODULES = ("abb.tasks.matching", "abb.tasks.notifications", "abb.deals.tasks", "abb.privacy.tasks")
+TASK_MODULES = ("abb.matching.tasks", "abb.notifications.tasks", "abb.deals.tasks", "abb.privacy.tasks")
 # Header carrying the id of the request that enqueued a task, so the task's log lines carry it too.
 REQUEST_ID_HEADER = "abb_request_id"
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from abb.core.config import get_settings
-from abb.observability.logging import request_id_var
+from abb.core.context import request_id_var
 from abb.tasks.celery_app import REQUEST_ID_HEADER, celery_app
 from abb.tasks.runtime import bound_engine
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from abb.core.database import Base, TimestampMixin, UTCDateTime, utcnow
+from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum, utcnow
 
 
 class CourseKind(enum.StrEnum):
@@ -29,10 +29,6 @@ class EnrollmentStatus(enum.StrEnum):
     COMPLETED = "completed"
 
 
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
-
 class Course(TimestampMixin, Base):
     """A course or webinar with a fixed number of seats; the price is in the currency's minor units."""
 
@@ -46,9 +42,9 @@ class Course(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(160))
     description: Mapped[str] = mapped_column(Text)
-    kind: Mapped[CourseKind] = mapped_column(_enum(CourseKind))
+    kind: Mapped[CourseKind] = mapped_column(string_enum(CourseKind))
     language: Mapped[str] = mapped_column(String(2), index=True)
-    level: Mapped[CourseLevel] = mapped_column(_enum(CourseLevel))
+    level: Mapped[CourseLevel] = mapped_column(string_enum(CourseLevel))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     capacity: Mapped[int] = mapped_column(Integer)
@@ -66,7 +62,7 @@ class Enrollment(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[EnrollmentStatus] = mapped_column(_enum(EnrollmentStatus))
+    status: Mapped[EnrollmentStatus] = mapped_column(string_enum(EnrollmentStatus))
     # Waitlist order: first come, first promoted.
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 
-from abb.accounts.deps import CurrentUser, SettingsDep
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.accounts.deps import CurrentUser
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 from abb.uploads import service
-from abb.uploads.models import Document, DocumentKind
+from abb.uploads.deps import StorageDep, download_response
+from abb.uploads.models import DocumentKind
 from abb.uploads.schemas import DocumentOut
-from abb.uploads.storage import Storage, storage_from_settings
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
 # Multipart framing (boundaries, part headers, the kind field) on top of the file itself.
@@ -24,34 +22,6 @@ UPLOAD_PATHS = ("/api/v1/documents", "/documents")
 def upload_body_limits(max_bytes: int) -> dict[str, int]:
     """Body size limits for the upload routes, for BodySizeLimitMiddleware."""
     return dict.fromkeys(UPLOAD_PATHS, max_bytes + MULTIPART_OVERHEAD)
-
-
-def get_storage(request: Request) -> Storage:
-    """The app's storage, made on first use (tests may set `app.state.upload_storage` beforehand)."""
-    state = request.app.state
-    storage: Storage | None = getattr(state, "upload_storage", None)
-    if storage is None:
-        storage = state.upload_storage = storage_from_settings(state.settings)
-    return storage
-
-
-StorageDep = Annotated[Storage, Depends(get_storage)]
-
-
-def download_response(document: Document, chunks: Iterator[bytes]) -> Response:
-    # The stored name is shown to the user only through a quoted ASCII fallback and RFC 5987 encoding.
-    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._- ") else "_" for ch in document.original_name)
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(document.original_name, safe='')}"
-    return StreamingResponse(
-        chunks,
-        media_type=document.content_type,
-        headers={
-            "Content-Disposition": disposition,
-            "Content-Length": str(document.size_bytes),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
 
 
 @router.post(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import Role, User
 from abb.core.database import fetch_page
 from abb.core.errors import Forbidden, NotFound, NotOwner, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from abb.privacy.service import record_access
+from abb.security.access import record_access
 from abb.uploads.models import Document, DocumentKind
 from abb.uploads.sniff import EXTENSIONS, HEAD_BYTES, sniff
 from abb.uploads.storage import CHUNK_BYTES, Storage, new_key

@@ -1,1 +1,0 @@
-"""Payment providers behind one interface: bank transfer (reconciled by an admin) and Stripe cards."""
