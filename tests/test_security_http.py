@@ -12,7 +12,7 @@ from abb.accounts.models import Role
 from abb.app import create_app
 from abb.core.database import Database
 from abb.core.http import get_session
-from abb.web.router import WEB_DIR
+from abb.web.kit import WEB_DIR
 from tests.conftest import make_settings
 from tests.factories import assert_problem, auth, login, make_partner, make_user
 

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from abb.observability.logging import request_id_var
+from abb.core.context import request_id_var
 from abb.security.audit import SecurityEvent, writer
 from abb.security.metrics import SECURITY_EVENTS
 
