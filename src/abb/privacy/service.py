@@ -13,9 +13,9 @@ import re
 import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import RefreshToken, User
@@ -156,13 +156,19 @@ def access_log(
 def apply_retention(session: Session, *, settings: Settings, storage: Any) -> dict[str, int]:
     """Delete or anonymize what is past its retention period, per kind (ABB_RETENTION_*_DAYS)."""
     now = utcnow()
-    sessions = session.execute(
-        delete(RefreshToken).where(RefreshToken.expires_at < now - timedelta(days=settings.retention_sessions_days))
+    sessions = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(RefreshToken).where(RefreshToken.expires_at < now - timedelta(days=settings.retention_sessions_days))
+        ),
     ).rowcount
-    accesses = session.execute(
-        delete(PersonalDataAccess).where(
-            PersonalDataAccess.at < now - timedelta(days=settings.retention_data_access_log_days)
-        )
+    accesses = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(PersonalDataAccess).where(
+                PersonalDataAccess.at < now - timedelta(days=settings.retention_data_access_log_days)
+            )
+        ),
     ).rowcount
     session.commit()
     cutoff = now - timedelta(days=settings.retention_inactive_accounts_days)
@@ -177,5 +183,5 @@ def apply_retention(session: Session, *, settings: Settings, storage: Any) -> di
     for user in stale:
         anonymize(session, user=user, storage=storage, reason="retention")
     counts = {"sessions": sessions or 0, "data_access_log": accesses or 0, "inactive_accounts": len(stale)}
-    emit("configuration", "privacy.retention", "success", **counts)
+    emit("configuration", "privacy.retention", "success", counts=counts)
     return counts

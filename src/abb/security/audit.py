@@ -20,10 +20,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -82,7 +82,9 @@ def row_hash(row: Any, prev_hash: str) -> str:
 def append(session: Session, events: list[SecurityEvent]) -> list[AuditRecord]:
     """Insert `events` at the end of the chain and commit (the caller's session; used by the writer)."""
     # First statement: take the chain's lock (creating its row the first time).
-    taken = session.execute(update(AuditHead).where(AuditHead.id == 1).values(appended_at=utcnow())).rowcount
+    taken = cast(
+        CursorResult[Any], session.execute(update(AuditHead).where(AuditHead.id == 1).values(appended_at=utcnow()))
+    ).rowcount
     if not taken:
         session.add(AuditHead(id=1, appended_at=utcnow()))
         session.flush()
@@ -159,8 +161,9 @@ def verify(session: Session, *, batch: int = 5000) -> VerificationResult:
         .order_by(AuditVerification.id.desc())
         .limit(1)
     ).first()
-    if anchor is not None and (last_id is None or last_id < anchor[0]):
-        return VerificationResult(False, checked, last_id, prev, anchor[0], f"rows after {last_id or 0} were removed")
+    anchor_id = anchor[0] if anchor is not None else None
+    if anchor_id is not None and (last_id is None or last_id < anchor_id):
+        return VerificationResult(False, checked, last_id, prev, anchor_id, f"rows after {last_id or 0} were removed")
     return VerificationResult(True, checked, last_id, prev if last_id else None)
 
 

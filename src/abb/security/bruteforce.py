@@ -23,10 +23,11 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -229,7 +230,7 @@ class LoginGuard:
             **({"email_hash": _pseudonym(key)} if scope is LockoutScope.ACCOUNT else {}),
         )
 
-    def _safe(self, call, default):  # type: ignore[no-untyped-def]
+    def _safe(self, call: Callable[[], Any], default: Any) -> Any:
         """A counter store that is down must not stop sign-in: the lockout rows still apply."""
         try:
             return call()
