@@ -43,7 +43,7 @@ def test_production_refuses_fault_injection_without_echoing_secrets() -> None:
 def test_fault_header_is_ignored_outside_tests(env: str, tmp_path: Path) -> None:
     overrides: dict[str, object] = {"env": env, "var_dir": tmp_path}
     if env == "production":
-        overrides |= {"secret_key": STRONG, "database_url": PG_URL}
+        overrides |= {"secret_key": STRONG, "database_url": PG_URL, "metrics_port": 9464}
     settings = make_settings(**overrides)
     # Even with the switch on (only possible outside production), nothing is installed outside tests.
     if env == "development":

@@ -26,7 +26,7 @@ from abb.accounts.models import RefreshToken, Role, User
 from abb.app import create_app
 from abb.core.database import Database
 from abb.core.http import get_session
-from abb.deals.money import Currency
+from abb.deals.schemas import DealIn
 from abb.deals.service import create_deal
 from abb.matching.models import Meeting, MeetingStatus, Side
 from abb.security.models import Incident, IncidentStatus, Lockout, LockoutScope
@@ -245,20 +245,18 @@ def _caller(session, user: User | None, settings) -> Caller:
 
 def _objects(session, parties, course: Course) -> dict[str, Any]:
     """One of each object that belongs to `parties` (an SME and a partner with a connected match)."""
-    deal = create_deal(
-        session,
-        user=parties.sme_user,
+    deal_in = DealIn(
         match_id=parties.match.id,
         description="Two pasta lines",
-        amount_minor=1_000_00,
-        currency=Currency.EUR,
+        amount="1000.00",
+        currency="EUR",
         due_date=date.today() + timedelta(days=30),
     )
-    slot = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    deal = create_deal(session, user=parties.sme_user, deal_in=deal_in)
     meeting = Meeting(
         match_id=parties.match.id,
         proposed_by=Side.PARTNER,
-        slots=[slot, slot],
+        slots=[_SLOT, _SLOT],
         video_link="https://meet.example/abc",
         status=MeetingStatus.PROPOSED,
     )
