@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring
+.PHONY: run test test-setup test-unit test-integration audit lint lock serve clean help monitoring dr-drill catalog
 
 help:
 	@echo "make run    - install, migrate the embedded SQLite database, seed demo data, serve on http://$(HOST):$(PORT)"
@@ -15,15 +15,21 @@ help:
 	@echo "make audit  - pip-audit (known vulnerabilities in the locked dependencies) and bandit (the code)"
 	@echo "make test-unit / test-integration - the two halves of make test the pipeline runs as separate stages"
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
+	@echo "make catalog - collect the pages' and e-mails' strings into src/abb/locale (then translate the new ones)"
 	@echo "make monitoring - Prometheus, Alertmanager and a Pushgateway on loopback against a running make run"
+	@echo "make dr-drill - disaster-recovery drill at 1 GB on throwaway clusters: prints RTO and RPO, writes var/dr-drill-report.json"
 
 $(BIN)/uv:
+	@echo "==> [1/3] creating the Python environment in $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] installing uv, the package installer"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Stamps: reinstall only when the lock file or the package description changes.
+# Stamps: reinstall only when the lock file or the package description changes. uv shows its progress on a
+# terminal and a summary otherwise, so a first `make run` is never silent for a minute.
 $(VENV)/.runtime-installed: $(BIN)/uv requirements.lock pyproject.toml
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	@echo "==> [3/3] installing the application's packages from requirements.lock (about a minute the first time)"
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
@@ -32,6 +38,7 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
 	touch $@
 
 run: $(VENV)/.runtime-installed
+	@echo "==> migrating the embedded database and adding the demo data (first run only)"
 	$(BIN)/abb migrate
 	$(BIN)/abb seed-demo --if-empty
 	@echo ""
@@ -72,9 +79,24 @@ monitoring: $(VENV)/.runtime-installed
 	scripts/install-test-services.sh
 	$(BIN)/python -m abb.ops.monitoring_stack --app $(HOST):$(PORT)
 
+# Disaster-recovery drill (docs/runbooks/disaster-recovery.md): DR_DRILL_SIZE_MB of data, report in var/.
+DR_DRILL_SIZE_MB ?= 1024
+dr-drill: $(VENV)/.runtime-installed
+	scripts/install-test-services.sh
+	@mkdir -p var
+	$(BIN)/abb dr drill --size-mb $(DR_DRILL_SIZE_MB) --writers 2 --before 20 --after 10 --report var/dr-drill-report.json
+
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+
+# The message catalog: strings from the templates and Python (`_()` marks) into messages.pot, merged into each
+# language's .po. Translate what is new or fuzzy; tests/test_web_i18n.py fails on anything left untranslated.
+catalog: $(VENV)/.dev-installed
+	mkdir -p build
+	cd src/abb && ../../$(BIN)/pybabel extract -F locale/babel.cfg -k _ -k gettext -k ngettext:1,2 \
+		--no-location --sort-output --project "Africa Business Bridge" -o ../../build/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i build/messages.pot -d src/abb/locale -D messages
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

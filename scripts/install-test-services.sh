@@ -13,7 +13,9 @@ WANTED=(
   "/usr/bin/prometheus-node-exporter prometheus-node-exporter"
   "/usr/bin/prometheus-postgres-exporter prometheus-postgres-exporter"
   "/usr/bin/prometheus-redis-exporter prometheus-redis-exporter"
+  "/usr/bin/pgbackrest pgbackrest"
   "/usr/bin/shellcheck shellcheck"
+  "/usr/bin/chromium chromium"  # page layouts at phone width (tests/test_web_layout.py)
 )
 
 missing=()

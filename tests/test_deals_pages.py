@@ -83,9 +83,10 @@ def test_open_pay_reconcile_and_both_see_paid(app, session):
         form = {
             "csrf_token": csrf,
             "reference": reference,
-            "amount": "4800.00",
+            "amount": "4,800.00",  # as typed on an English page
             "currency": "EUR",
             "bank_transaction_id": "UNICREDIT-7781",
+            "confirm": "yes",
         }
         done = back_office.post("/admin/reconcile", data=form)
         assert done.status_code == 200, done.text
@@ -97,7 +98,7 @@ def test_open_pay_reconcile_and_both_see_paid(app, session):
         with browser(app, user) as client:
             detail = client.get(deal_path).text
             assert 'data-state="paid"' in detail
-            assert "awaiting_payment → paid" in detail and "UNICREDIT-7781" in detail
+            assert "Awaiting payment → Paid, awaiting settlement" in detail and "UNICREDIT-7781" in detail
     session.expire_all()
     assert session.get(Deal, deal_id).state.value == "paid"
 
@@ -148,6 +149,8 @@ def test_admin_records_an_over_payment_refund_from_the_deal_page(app, client, se
         page = back_office.get(f"/deals/{deal['id']}").text
         assert "Over-payment to refund" in page and "30.00 EUR" in page
         csrf = CSRF.search(page).group(1)
-        done = back_office.post(f"/deals/{deal['id']}/excess-refunded", data={"csrf_token": csrf})
+        unconfirmed = back_office.post(f"/deals/{deal['id']}/excess-refunded", data={"csrf_token": csrf})
+        assert unconfirmed.status_code == 422
+        done = back_office.post(f"/deals/{deal['id']}/excess-refunded", data={"csrf_token": csrf, "confirm": "yes"})
         assert done.status_code == 200 and "Over-payment of 30.00 EUR refunded to the SME" in done.text
         assert "Over-payment to refund" not in done.text

@@ -78,6 +78,11 @@ ASYNC_HANDLERS = {
     "abb.observability.health.live": "answers a constant",
     "abb.observability.health.ready": "runs its checks on threads of its own (run_beside_requests) and awaits them",
     "abb.observability.metrics.metrics_router.<locals>.metrics": "renders on threads of its own and awaits the page",
+    # fastapi-offline's /docs and /redoc pages (and Swagger's OAuth redirect): fixed HTML built in memory.
+    "fastapi_offline.core.FastAPIOffline.<locals>.custom_swagger_ui_html": "returns a fixed HTML page, no I/O",
+    "fastapi_offline.core.FastAPIOffline.<locals>.swagger_ui_redirect": "returns a fixed HTML page, no I/O",
+    "fastapi_offline.core.FastAPIOffline.<locals>.redoc_html": "returns a fixed HTML page, no I/O",
+    "abb.app._favicon": "hands a static file to FileResponse, which streams it without blocking",
 }
 
 

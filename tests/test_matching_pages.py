@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_time
+
 from abb.accounts.models import Role, User
 from abb.matching.models import Match, MatchStatus
 from tests.factories import db_snapshot, make_partner, make_sme, make_user
@@ -54,29 +56,33 @@ def test_sme_and_partner_connect_and_meet_in_the_browser(client, session):
         f"/matches/{match_id}"
     )
     detail = client.get(f"/matches/{match_id}").text
-    assert '<span class="status" id="match-status">connected</span>' in detail
+    assert 'id="match-status" data-state="connected">Connected</span>' in detail
     assert "How the score is made up" in detail and '<label for="slot_1">' in detail
 
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
-    slots = {f"slot_{i + 1}": (start + timedelta(hours=2 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2)}
+    # The partner types Nairobi times (its company's time zone, UTC+3 all year); they are stored in UTC.
+    nairobi = ZoneInfo("Africa/Nairobi")
+    local_start = (datetime.now(nairobi) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
+    start = local_start.astimezone(UTC)
+    assert "in your time zone (Africa/Nairobi)" in detail
+    slots = {f"slot_{i + 1}": (local_start + timedelta(hours=2 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2)}
     proposed = post(client, f"/matches/{match_id}/meetings", token, video_link="https://meet.example.com/s", **slots)
     assert proposed.status_code == 303, proposed.text
     assert "Waiting for them to choose a time." in client.get(f"/matches/{match_id}").text
 
     token = signed_in(client, session, sme)
     detail = client.get(f"/matches/{match_id}").text
-    assert '<span class="status" id="match-status">connected</span>' in detail
+    assert 'id="match-status" data-state="connected">Connected</span>' in detail
     chosen = re.findall(r'name="slot" value="([^"]+)"', detail)
     assert [datetime.fromisoformat(v) for v in chosen] == [start, start + timedelta(hours=2)]
     meeting_id = int(re.search(r'action="/meetings/(\d+)/accept"', detail).group(1))
     assert post(client, f"/meetings/{meeting_id}/accept", token, slot=chosen[1]).status_code == 303
     meetings = client.get("/meetings").text
-    # Nairobi is UTC+3 all year; Rome is UTC+1 or +2.
+    # The SME reads the agreed time in Rome's time zone (its company's country), in its language's format.
     chosen_start = start + timedelta(hours=2)
-    rome = chosen_start.astimezone(ZoneInfo("Europe/Rome")).strftime("%H:%M")
-    assert f"{chosen_start.strftime('%H:%M')} UTC ({rome} Europe/Rome," in meetings
-    assert f"{(chosen_start + timedelta(hours=3)).strftime('%H:%M')} Africa/Nairobi" in meetings
-    assert "Savanna Foods" in meetings and '<span class="status">accepted</span>' in meetings
+    rome = chosen_start.astimezone(ZoneInfo("Europe/Rome"))
+    assert "Times are in your time zone (Europe/Rome)." in meetings
+    assert format_time(rome, "short", locale="en") in meetings
+    assert "Savanna Foods" in meetings and '<span class="status">Agreed</span>' in meetings
 
 
 def test_pages_refuse_strangers_forged_forms_and_bad_input(client, session):

@@ -95,7 +95,7 @@ def test_alert_names_are_unique_and_every_runbook_belongs_to_an_alert() -> None:
     names = [rule["alert"] for rule in ALERTS]
     assert len(names) == len(set(names))
     runbooks = {p.stem for p in (ROOT / "docs" / "runbooks").glob("*.md")}
-    assert runbooks == set(names)
+    assert runbooks - {"disaster-recovery"} == set(names)  # the one procedure that is not an alert's
 
 
 def test_recording_rules_follow_level_metric_operations() -> None:

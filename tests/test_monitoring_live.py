@@ -116,8 +116,13 @@ def test_error_rate_alert_reaches_slack_and_pagerduty_then_resolves(traffic: Liv
     assert attachment["title"] == "[FIRING:1] HighErrorRate (abb-api, critical)"
     assert "of abb-api requests answered 5xx" in attachment["text"]
     assert "Runbook: docs/runbooks/HighErrorRate.md" in attachment["text"]
-    pagerduty = [p for p in live.webhooks.payloads("/pagerduty") if "HighErrorRate" in p["payload"]["summary"]]
-    assert pagerduty and pagerduty[0]["routing_key"] == "local-test-routing-key"
+    # Alertmanager notifies each receiver on its own: PagerDuty's call may come after Slack's.
+    pagerduty = wait_until(
+        lambda: [p for p in live.webhooks.payloads("/pagerduty") if "HighErrorRate" in p["payload"]["summary"]],
+        timeout=60,
+        what="HighErrorRate on the PagerDuty webhook",
+    )
+    assert pagerduty[0]["routing_key"] == "local-test-routing-key"
     assert pagerduty[0]["event_action"] == "trigger"
 
     # The faults stop; healthy traffic brings the 5-minute error ratio under 5% (1 in 40 requests failed).

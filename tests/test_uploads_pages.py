@@ -36,7 +36,13 @@ def test_upload_list_download_delete_in_the_browser(client, session, storage):
     assert download.status_code == 200 and download.content == PNG
 
     document_id = link.split("/")[0]
-    deleted = client.post(f"/documents/{document_id}/delete", data={"csrf_token": token}, follow_redirects=True)
+    unconfirmed = client.post(
+        f"/documents/{document_id}/delete", data={"csrf_token": token}, headers={"Accept": "text/html"}
+    )
+    assert unconfirmed.status_code == 422 and "Tick the box to confirm." in unconfirmed.text and storage.keys() != []
+    deleted = client.post(
+        f"/documents/{document_id}/delete", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True
+    )
     assert "0 documents" in deleted.text and storage.keys() == []
 
 

@@ -170,5 +170,5 @@ def test_pages_need_sign_in_and_missing_profiles_are_404_pages(client, session):
     user = make_user(session, Role.SME)
     sign_in(client, user.email)
     missing = client.get("/partners/424242", headers={"Accept": "text/html"})
-    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+    assert missing.status_code == 404 and "<h1>Page not found</h1>" in missing.text
     assert client.get("/", follow_redirects=False).headers["location"] == "/dashboard"

@@ -10,7 +10,9 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from abb import __version__
 from abb.accounts import service as accounts
@@ -41,17 +43,25 @@ from abb.training.router import router as training_router
 from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
 from abb.web import accounts as account_pages
+from abb.web import admin as admin_pages
 from abb.web import companies as company_pages
+from abb.web import connections as connection_pages
 from abb.web import deals as deal_pages
 from abb.web import matching as matching_pages
+from abb.web import preferences as preference_pages
 from abb.web import training as training_pages
 from abb.web import uploads as upload_pages
-from abb.web.kit import KNOWN_PAGES, STATIC_DIR, SignInRequired, redirect_to_sign_in, render_error
+from abb.web.errors import render_error_page
+from abb.web.i18n import LocaleMiddleware
+from abb.web.kit import KNOWN_PAGES, STATIC_DIR, SignInRequired, redirect_to_sign_in
 
 ROUTERS = (
     accounts_router,
     companies_router,
     account_pages.router,
+    preference_pages.router,
+    admin_pages.router,
+    connection_pages.router,
     company_pages.router,
     matching_router,
     matching_pages.router,
@@ -100,13 +110,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if owns_db:
                 app.state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the assets fastapi-offline ships: no CDN, they work offline.
+    app = FastAPIOffline(
         title="Africa Business Bridge",
         version=__version__,
         description="Connects Italian SMEs with partners in Kenya, Tanzania and Ethiopia.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url="/docs-assets",
+        favicon_url="/favicon.ico",
         # Tracing (when on): one server span per request; per-operation spans cost more than they tell.
         telemetry={"operation_spans": False},
     )
@@ -114,17 +127,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if database is not None:
         app.state.db = database
     install_error_handlers(app)
-    app.state.html_error_renderer = render_error
+    app.state.html_error_renderer = render_error_page
     app.add_exception_handler(SignInRequired, redirect_to_sign_in)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_security(app, settings)  # inside the body-size limit, so bodies it reads are bounded
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         prefix_limits=upload_body_limits(settings.upload_max_bytes),
     )
+    app.add_middleware(LocaleMiddleware)  # outside the body limit: its 413 page is in the reader's language too
     if fault_injection_enabled(settings):  # test-only (docs/monitoring.md)
         app.add_middleware(FaultInjectionMiddleware)
     install_observability(
@@ -137,6 +152,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     _register_problem_schema(app)
     return app
+
+
+async def _favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon")
 
 
 def _register_problem_schema(app: FastAPI) -> None:

@@ -8,6 +8,8 @@ from typing import Annotated, cast
 
 import typer
 
+from abb.ops.recovery.cli import register as register_recovery
+
 app = typer.Typer(
     help="Africa Business Bridge: serve, migrate, seed and administer the platform.", no_args_is_help=True
 )
@@ -42,7 +44,7 @@ def serve(
         reload=reload,
         proxy_headers=True,
         access_log=False,  # abb.observability writes one JSON access line per request
-        log_config=uvicorn_log_config() if settings.log_json else uvicorn.config.LOGGING_CONFIG,
+        log_config=uvicorn_log_config(),  # uvicorn's records go through our handler (JSON or text lines)
     )
 
 
@@ -217,6 +219,8 @@ def ci_report(
         raise typer.Exit(1) from exc
     typer.echo(f"pushed CI figures to {gateway} (job {report.JOB})")
 
+
+register_recovery(app)  # abb backup …, abb restore, abb dr …
 
 if __name__ == "__main__":
     app()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from abb.ops.monitoring_stack import LOOPBACK, Server, require_binary
+from abb.ops.monitoring_stack import DEPLOY_DIR, LOOPBACK, Server, require_binary
 from tests.harness.services import PostgresServer
 
 ABB = str(Path(sys.executable).with_name("abb"))
@@ -60,7 +60,11 @@ def worker_server(work: Path, metrics_port: int, env: dict[str, str]) -> Server:
 def postgres_exporter(work: Path, port: int, postgres: PostgresServer) -> Server:
     return Server(
         "postgres-exporter",
-        [require_binary("prometheus-postgres-exporter"), f"--web.listen-address={LOOPBACK}:{port}"],
+        [
+            require_binary("prometheus-postgres-exporter"),
+            f"--web.listen-address={LOOPBACK}:{port}",
+            f"--extend.query-path={DEPLOY_DIR / 'postgres-exporter' / 'queries.yml'}",  # archiving, replication
+        ],
         port,
         work / "postgres-exporter.log",
         env={"DATA_SOURCE_NAME": f"host={LOOPBACK} port={postgres.port} user=postgres dbname=postgres sslmode=disable"},

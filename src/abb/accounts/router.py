@@ -8,6 +8,7 @@ from abb.accounts import service
 from abb.accounts.deps import AdminUser, CurrentUser
 from abb.accounts.models import Role
 from abb.accounts.schemas import (
+    AccountStatusIn,
     AdminCreateUserIn,
     LoginIn,
     PasswordChangeIn,
@@ -100,8 +101,13 @@ def create_user(body: AdminCreateUserIn, _admin: AdminUser, session: SessionDep,
     response_model=UserOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def disable_user(user_id: IdPath, admin: AdminUser, session: SessionDep) -> UserOut:
-    return UserOut.model_validate(service.set_active(session, admin=admin, user_id=user_id, active=False))
+def disable_user(
+    user_id: IdPath, admin: AdminUser, session: SessionDep, body: AccountStatusIn | None = None
+) -> UserOut:
+    reason = body.reason if body else None
+    return UserOut.model_validate(
+        service.set_active(session, admin=admin, user_id=user_id, active=False, reason=reason)
+    )
 
 
 @router.post(
@@ -109,5 +115,6 @@ def disable_user(user_id: IdPath, admin: AdminUser, session: SessionDep) -> User
     response_model=UserOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def enable_user(user_id: IdPath, admin: AdminUser, session: SessionDep) -> UserOut:
-    return UserOut.model_validate(service.set_active(session, admin=admin, user_id=user_id, active=True))
+def enable_user(user_id: IdPath, admin: AdminUser, session: SessionDep, body: AccountStatusIn | None = None) -> UserOut:
+    reason = body.reason if body else None
+    return UserOut.model_validate(service.set_active(session, admin=admin, user_id=user_id, active=True, reason=reason))

@@ -61,3 +61,11 @@ class UserOut(BaseModel):
     role: Role
     is_active: bool
     created_at: datetime
+
+
+class AccountStatusIn(BaseModel):
+    """Why an administrator disables or enables an account (optional; kept on the account)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from abb.accounts.models import RefreshToken, Role, User
+from abb.accounts.models import PasswordReset, RefreshToken, Role, User
 from abb.accounts.schemas import RegisterIn
 from abb.core.config import Settings
 from abb.core.database import fetch_page, utcnow
@@ -296,7 +296,8 @@ def list_users(
     return fetch_page(session, query, User.id, limit=limit, offset=offset)
 
 
-def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> User:
+def set_active(session: Session, *, admin: User, user_id: int, active: bool, reason: str | None = None) -> User:
+    """Disable or enable an account (the API and the admin pages); the reason is kept on the account."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
@@ -305,9 +306,15 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool) -> 
     if user.is_active == active:
         raise Conflict(f"The account is already {'active' if active else 'disabled'}.")
     user.is_active = active
+    user.status_reason = (reason or "").strip()[:500] or None
+    user.status_changed_at = utcnow()
     if not active:
         revoke_all_for_user(session, user=user)
     session.commit()
+    log.info(
+        "account %s by an administrator",
+        "enabled" if active else "disabled",
+        extra={"user.id": user.id, "admin.id": admin.id},
     emit(
         "iam",
         "admin.user_enable" if active else "admin.user_disable",
@@ -326,3 +333,89 @@ def active_users_by_window(connection: Connection) -> dict[str, int]:
         window: connection.scalar(select(func.count()).select_from(User).where(User.last_seen_at >= now - span)) or 0
         for window, span in ACTIVE_WINDOWS.items()
     }
+
+
+def set_preferences(session: Session, *, user: User, locale: str | None, time_zone: str | None) -> User:
+    """The user's language and time zone for pages and e-mails (None: from the browser and the company)."""
+    user.locale = locale
+    user.time_zone = time_zone
+    session.commit()
+    return user
+
+
+class ResetLinkInvalid(Unprocessable):
+    slug, title = "reset-link-invalid", "This reset link is invalid or has expired"
+
+
+def request_password_reset(session: Session, *, email: str, settings: Settings) -> None:
+    """Start a reset for the account with this e-mail, if there is an active one; the caller says the same
+    either way (no account enumeration). The e-mail task makes the link, so no token travels through a broker
+    and the answer takes as long whether or not the account exists (nothing is sent from the request)."""
+    from abb.tasks import SEND_PASSWORD_RESET  # here: accounts is imported by the task modules
+    from abb.tasks.dispatch import enqueue
+
+    user = session.scalar(select(User).where(User.email == email.strip().lower(), User.is_active.is_(True)))
+    if user is None:
+        return
+    pause = utcnow() - timedelta(seconds=settings.password_reset_pause_seconds)
+    recent = select(PasswordReset.id).where(PasswordReset.user_id == user.id, PasswordReset.created_at > pause)
+    if session.scalar(recent.limit(1)) is not None:
+        return  # one e-mail per pause: a form submitted in a loop does not flood the inbox
+    reset = PasswordReset(user_id=user.id)
+    session.add(reset)
+    session.commit()
+    enqueue(session, SEND_PASSWORD_RESET, reset.id)
+
+
+def issue_reset_token(session: Session, *, reset_id: int, settings: Settings) -> tuple[User, str] | None:
+    """The link's token for a pending reset (for its e-mail), replacing the user's earlier ones; None when the
+    reset was used meanwhile. A retried e-mail gets a new token: only the last one sent works."""
+    reset = session.get(PasswordReset, reset_id)
+    if reset is None or reset.used_at is not None:
+        return None
+    user = session.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        return None
+    _close_open_resets(session, user_id=user.id, keep=reset.id)
+    token = new_opaque_token()
+    reset.token_hash = token_digest(token)
+    reset.expires_at = utcnow() + timedelta(minutes=settings.password_reset_minutes)
+    session.commit()
+    return user, token
+
+
+def reset_password(session: Session, *, token: str, new_password: str, settings: Settings) -> User:
+    """Set a new password with a reset link's token: once, before it expires. Every session of the user ends."""
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_digest(token)))
+    now = utcnow()
+    if reset is None or reset.used_at is not None or reset.expires_at is None or reset.expires_at <= now:
+        raise ResetLinkInvalid("This reset link is invalid or has expired. Ask for a new one.")
+    user = session.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        raise ResetLinkInvalid("This reset link is invalid or has expired. Ask for a new one.")
+    _check_password(new_password, email=user.email, settings=settings, field="new_password")
+    # Claimed with a conditional update: two tabs submitting the same link cannot both succeed.
+    claimed = session.execute(
+        update(PasswordReset).where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None)).values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ResetLinkInvalid("This reset link is invalid or has expired. Ask for a new one.")
+    user.password_hash = hash_password(new_password)
+    revoke_all_for_user(session, user=user)
+    _close_open_resets(session, user_id=user.id, keep=None)
+    session.commit()
+    return user
+
+
+def _close_open_resets(session: Session, *, user_id: int, keep: int | None) -> None:
+    query = update(PasswordReset).where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+    if keep is not None:
+        query = query.where(PasswordReset.id != keep)
+    session.execute(query.values(used_at=utcnow()))
+
+
+def users_by_id(session: Session, *, user_ids: list[int]) -> list[User]:
+    if not user_ids:
+        return []
+    return list(session.scalars(select(User).where(User.id.in_(set(user_ids)))))

@@ -5,23 +5,29 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
+
+def _(label: str) -> str:
+    """Marks an English name for the message catalog; pages show it translated (abb.web.i18n.taxonomy_label)."""
+    return label
+
+
 SECTORS: dict[str, str] = {
-    "agri_food": "agri-food processing",
-    "coffee_tea": "coffee and tea",
-    "horticulture": "horticulture and floriculture",
-    "textiles_apparel": "textiles and apparel",
-    "leather_footwear": "leather and footwear",
-    "machinery": "industrial machinery",
-    "renewable_energy": "renewable energy",
-    "construction": "construction and building materials",
-    "healthcare": "healthcare and pharmaceuticals",
-    "ict": "ICT and software",
-    "logistics": "logistics and transport",
-    "tourism": "tourism and hospitality",
-    "water": "water and sanitation",
-    "automotive": "automotive and spare parts",
-    "furniture_design": "furniture and design",
-    "education": "education and training",
+    "agri_food": _("agri-food processing"),
+    "coffee_tea": _("coffee and tea"),
+    "horticulture": _("horticulture and floriculture"),
+    "textiles_apparel": _("textiles and apparel"),
+    "leather_footwear": _("leather and footwear"),
+    "machinery": _("industrial machinery"),
+    "renewable_energy": _("renewable energy"),
+    "construction": _("construction and building materials"),
+    "healthcare": _("healthcare and pharmaceuticals"),
+    "ict": _("ICT and software"),
+    "logistics": _("logistics and transport"),
+    "tourism": _("tourism and hospitality"),
+    "water": _("water and sanitation"),
+    "automotive": _("automotive and spare parts"),
+    "furniture_design": _("furniture and design"),
+    "education": _("education and training"),
 }
 SectorCode = Literal[
     "agri_food",
@@ -42,7 +48,7 @@ SectorCode = Literal[
     "education",
 ]
 
-PARTNER_COUNTRIES: dict[str, str] = {"KE": "Kenya", "TZ": "Tanzania", "ET": "Ethiopia"}
+PARTNER_COUNTRIES: dict[str, str] = {"KE": _("Kenya"), "TZ": _("Tanzania"), "ET": _("Ethiopia")}
 CountryCode = Literal["KE", "TZ", "ET"]
 
 CITIES: dict[str, list[str]] = {
@@ -79,16 +85,16 @@ TIME_ZONES: dict[str, str] = {
 }
 
 LANGUAGES: dict[str, str] = {
-    "it": "Italian",
-    "en": "English",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "sw": "Swahili",
-    "am": "Amharic",
-    "om": "Oromo",
-    "ar": "Arabic",
-    "zh": "Chinese",
+    "it": _("Italian"),
+    "en": _("English"),
+    "fr": _("French"),
+    "de": _("German"),
+    "es": _("Spanish"),
+    "sw": _("Swahili"),
+    "am": _("Amharic"),
+    "om": _("Oromo"),
+    "ar": _("Arabic"),
+    "zh": _("Chinese"),
 }
 LanguageCode = Literal["it", "en", "fr", "de", "es", "sw", "am", "om", "ar", "zh"]
 

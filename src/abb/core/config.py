@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     web_session_hours: int = Field(default=8, ge=1, le=72)
     cookie_secure: bool = True
     password_min_length: int = Field(default=10, ge=8)
+    # A password-reset link works once, for this long; a new request within the pause sends nothing more.
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    password_reset_pause_seconds: int = Field(default=60, ge=0, le=3600)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     page_size_max: int = 100
@@ -79,7 +82,8 @@ class Settings(BaseSettings):
     access_log: bool = True
     # How long finished requests' metrics and access lines may wait to be recorded in a batch (0: at once).
     telemetry_flush_seconds: float = Field(default=1.0, ge=0, le=60)
-    log_json: bool = True
+    # None: short text lines when `abb serve` writes to a terminal in development, JSON otherwise.
+    log_json: bool | None = None
     log_levels: str = "abb=INFO,sqlalchemy.engine=WARNING,uvicorn=INFO"
     db_slow_query_seconds: float = Field(default=0.5, gt=0)
     logstash_host: str = ""
@@ -87,6 +91,8 @@ class Settings(BaseSettings):
     logstash_buffer_path: Path | None = None
     tracing_enabled: bool | None = None  # None: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set
     tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Grafana's address, for the admin status page's links to the dashboards (empty: no links).
+    grafana_url: str = ""
     health_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     redis_url: str = ""
     git_commit: str = ""

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -110,11 +111,25 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-def error_response(request: Request, status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
-    """problem+json for the API and for machines; an HTML page for a browser on a web page."""
-    renderer = getattr(request.app.state, "html_error_renderer", None)
+def error_response(
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    validation_errors: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> Response:
+    """problem+json for the API and for machines; an HTML page for a browser on a web page.
+
+    The HTML renderer (`app.state.html_error_renderer`, set by the web layer) gets pydantic's own errors for a
+    422 so that it can word each field's problem for people; the problem+json keeps the API's fields list.
+    """
+    app_state = getattr(request.scope.get("app"), "state", None)
+    renderer = getattr(app_state, "html_error_renderer", None)
     if renderer is not None and _wants_html(request):
-        response: Response = renderer(request, status, title, detail)
+        response: Response = renderer(request, status, title, detail, validation_errors=validation_errors)
         return response
     return problem_response(status, slug, title, detail, request.url.path, **extra)
 
@@ -140,11 +155,9 @@ def field_name(loc: tuple[Any, ...]) -> str:
     return name
 
 
-def validation_problem(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
+def validation_problem(request: Request, errors: list[dict[str, Any]]) -> Response:
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_response(
-            400, "malformed-json", "Malformed JSON", "The request body is not valid JSON.", request.url.path
-        )
+        return error_response(request, 400, "malformed-json", "Malformed JSON", "The request body is not valid JSON.")
     fields = [
         {
             "field": field_name(tuple(e.get("loc", ()))),
@@ -154,12 +167,13 @@ def validation_problem(request: Request, errors: list[dict[str, Any]]) -> JSONRe
         for e in errors
     ]
     names = ", ".join(sorted({f["field"] for f in fields}))
-    return problem_response(
+    return error_response(
+        request,
         422,
         "validation-error",
         "The request is not valid",
         f"Invalid field(s): {names}",
-        request.url.path,
+        validation_errors=errors,
         errors=fields,
     )
 
@@ -175,7 +189,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return validation_problem(request, list(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
@@ -185,6 +199,16 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(request, exc.status_code, slug, title, detail)
         if exc.headers:
             response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # A lost or read-only database (a restart, a failover in progress): transient, so 503 and a retry hint.
+        log.warning("database unavailable", extra={"error.type": type(exc.orig).__name__})
+        response = error_response(
+            request, 503, "service-unavailable", "A dependency is unavailable", "The database is unavailable; retry."
+        )
+        response.headers["Retry-After"] = "2"
         return response
 
     @app.exception_handler(Exception)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Generic, TypeVar
 
@@ -13,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from abb.core.config import Settings
-from abb.core.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from abb.core.errors import error_response
 
 
 class BodySizeLimitMiddleware:
@@ -40,7 +39,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = limit + 1
                 if declared > limit:
-                    await self._reject(scope, send, limit)
+                    await self._reject(scope, receive, send, limit)
                     return
         received = 0
 
@@ -65,30 +64,15 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not response_started:
-                await self._reject(scope, send, limit)
+                await self._reject(scope, receive, send, limit)
 
     @staticmethod
-    async def _reject(scope: Scope, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "payload-too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"The request body exceeds {limit} bytes.",
-                "instance": scope.get("path", ""),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _reject(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        # The same answer as any other error: problem+json, or the site's error page for a browser.
+        request = Request(scope, receive)
+        detail = f"The request body exceeds {limit} bytes."
+        response = error_response(request, 413, "payload-too-large", "Request body too large", detail)
+        await response(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

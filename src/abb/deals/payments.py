@@ -209,6 +209,20 @@ def awaiting_bank_transfers(session: Session, *, limit: int = 100) -> list[Deal]
     )
 
 
+def deals_needing_attention(session: Session, *, limit: int = 100) -> dict[str, list[Deal]]:
+    """What an operator must act on: transfers to reconcile, paid deals to settle, failed payments, refunds owed."""
+
+    def deals(*conditions: Any) -> list[Deal]:
+        return list(session.scalars(select(Deal).where(*conditions).order_by(Deal.due_date, Deal.id).limit(limit)))
+
+    return {
+        "awaiting_reconciliation": awaiting_bank_transfers(session, limit=limit),
+        "awaiting_settlement": deals(Deal.state == S.PAID),
+        "failed": deals(Deal.state == S.FAILED),
+        "refund_owed": deals(Deal.excess_minor > 0),
+    }
+
+
 # --- card events and retries -------------------------------------------------------------------
 
 

@@ -14,10 +14,11 @@ from celery import Task
 from sqlalchemy import select
 
 from abb.accounts.models import User
-from abb.core.config import get_settings
+from abb.core.config import Settings, get_settings
+from abb.core.i18n import format_money, gettext, use_locale
 from abb.deals import payments, service
 from abb.deals.models import Deal, DealEvent, DealState
-from abb.notifications.email import sender_domain, smtp_connection
+from abb.notifications.email import compose, smtp_connection
 from abb.tasks import NOTIFY_DEAL_FAILED, RETRY_FAILED_PAYMENT
 from abb.tasks.celery_app import celery_app
 from abb.tasks.runtime import task_session
@@ -61,7 +62,7 @@ def notify_deal_failed(deal_id: int) -> int:
         users = list(session.scalars(select(User).where(User.id.in_(owners), User.is_active.is_(True))))
         with smtp_connection(settings) as smtp:
             for user in users:
-                smtp.send_message(_failure_message(deal, user, settings.smtp_from, sender_domain(settings)))
+                smtp.send_message(_failure_message(deal, user, settings))
         session.add(
             DealEvent(
                 deal_id=deal.id,
@@ -75,16 +76,17 @@ def notify_deal_failed(deal_id: int) -> int:
         return len(users)
 
 
-def _failure_message(deal: Deal, user: User, sender: str, domain: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = user.email
-    message["Subject"] = f"Deal {deal.id}: the payment failed"
-    message["Message-ID"] = f"<deal-failed.{deal.id}.{user.id}@{domain}>"
-    message.set_content(
-        f"Hello {user.full_name},\n\n"
-        f"The payment of {service.amount_text(deal.amount_minor, deal.currency)} for deal {deal.id} "
-        f"({deal.description[:80]}) failed after every retry, so the deal is now 'failed'.\n"
-        "The SME can start a new payment from the deal page.\n"
-    )
-    return message
+def _failure_message(deal: Deal, user: User, settings: Settings) -> EmailMessage:
+    """The failure notice in the recipient's language and money format."""
+    with use_locale(user.locale, user.time_zone):
+        return compose(
+            settings,
+            to=user.email,
+            subject=gettext("Deal %(id)s: the payment failed") % {"id": deal.id},
+            template="deal_failed.txt",
+            message_id=f"deal-failed.{deal.id}.{user.id}",
+            name=user.full_name,
+            deal_id=deal.id,
+            description=deal.description[:80],
+            amount=format_money(deal.amount_minor, deal.currency.value),
+        )

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abb.companies.models import PartnerProfile, SmeProfile
-from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum
+from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum, utcnow
 
 
 class Side(enum.StrEnum):
@@ -33,6 +33,7 @@ class Decision(enum.StrEnum):
 class MeetingStatus(enum.StrEnum):
     PROPOSED = "proposed"
     ACCEPTED = "accepted"
+    CANCELLED = "cancelled"  # either side called it off (a proposal or an agreed time); new times may follow
 
 
 class Match(TimestampMixin, Base):
@@ -62,6 +63,9 @@ class Match(TimestampMixin, Base):
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_by: Mapped[Side | None] = mapped_column(string_enum(Side), nullable=True)
+    # Why a side declined (shown to the other side), and who asked to meet from a profile page (None: suggested).
+    decline_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    requested_by: Mapped[Side | None] = mapped_column(string_enum(Side), nullable=True)
 
     sme: Mapped[SmeProfile] = relationship(lazy="joined", innerjoin=True)
     partner: Mapped[PartnerProfile] = relationship(lazy="joined", innerjoin=True)
@@ -87,9 +91,24 @@ class Meeting(TimestampMixin, Base):
     status: Mapped[MeetingStatus] = mapped_column(string_enum(MeetingStatus), default=MeetingStatus.PROPOSED)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
     match: Mapped[Match] = relationship(lazy="joined", innerjoin=True)
 
     def start_times(self) -> list[datetime]:
         """The proposed start times, as datetimes."""
         return [datetime.fromisoformat(slot) for slot in self.slots]
+
+
+class MatchMessage(Base):
+    """A message between the two sides of a connected match; the other side is e-mailed a copy."""
+
+    __tablename__ = "match_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    author_side: Mapped[Side] = mapped_column(string_enum(Side))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -127,6 +127,7 @@ class MeetingOut(BaseModel):
     video_link: str
     slots: list[SlotOut] = Field(description="Each proposed start in UTC and in both sides' time zones")
     starts: SlotOut | None = Field(description="The chosen start, once accepted")
+    cancel_reason: str | None = Field(default=None, description="Why a side cancelled it, if it said")
     counterpart: Counterpart
     created_at: datetime
 
@@ -143,6 +144,7 @@ class MeetingOut(BaseModel):
             video_link=meeting.video_link,
             slots=[SlotOut.of(slot, partner_country=country) for slot in meeting.start_times()],
             starts=SlotOut.of(chosen, partner_country=country) if chosen else None,
+            cancel_reason=meeting.cancel_reason,
             counterpart=counterpart(meeting.match, Side.PARTNER if side is Side.SME else Side.SME),
             created_at=meeting.created_at,
         )

@@ -27,7 +27,7 @@ from abb.core.database import fetch_page, utcnow
 from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotOwner, Unprocessable
 from abb.matching.engine import FACTOR_LABELS as FACTOR_LABELS  # for the pages
 from abb.matching.engine import MatchIndex, Profile, Ranked, Weights, profile_from_partner, profile_from_sme
-from abb.matching.models import Decision, Match, MatchStatus, Meeting, MeetingStatus, Side
+from abb.matching.models import Decision, Match, MatchMessage, MatchStatus, Meeting, MeetingStatus, Side
 from abb.matching.schemas import MeetingIn
 from abb.observability.business import record_match_accepted, record_matches_created
 from abb.tasks import NOTIFY_NEW_MATCHES
@@ -270,7 +270,7 @@ def get_match_for_user(session: Session, *, match_id: int, user: User, lock: boo
 # --- lifecycle ----------------------------------------------------------------------------------------
 
 
-def _decide(session: Session, *, match_id: int, user: User, decision: Decision) -> Match:
+def _decide(session: Session, *, match_id: int, user: User, decision: Decision, reason: str | None = None) -> Match:
     match, side = get_match_for_user(session, match_id=match_id, user=user, lock=True)
     if match.status not in (MatchStatus.SUGGESTED, MatchStatus.ACCEPTED):
         raise InvalidTransition(f"This match is {match.status.value}; it can no longer be accepted or declined.")
@@ -283,6 +283,7 @@ def _decide(session: Session, *, match_id: int, user: User, decision: Decision) 
         match.partner_decision, match.partner_decided_at = decision, now
     if decision is Decision.DECLINED:
         match.status = MatchStatus.DECLINED
+        match.decline_reason = (reason or "").strip()[:500] or None
     elif match.sme_decision is Decision.ACCEPTED and match.partner_decision is Decision.ACCEPTED:
         match.status, match.connected_at = MatchStatus.CONNECTED, now
     else:
@@ -298,8 +299,34 @@ def accept(session: Session, *, match_id: int, user: User) -> Match:
     return _decide(session, match_id=match_id, user=user, decision=Decision.ACCEPTED)
 
 
-def decline(session: Session, *, match_id: int, user: User) -> Match:
-    return _decide(session, match_id=match_id, user=user, decision=Decision.DECLINED)
+def decline(session: Session, *, match_id: int, user: User, reason: str | None = None) -> Match:
+    """Decline; the reason, if given, is shown to the other side."""
+    return _decide(session, match_id=match_id, user=user, decision=Decision.DECLINED, reason=reason)
+
+
+def request_match(session: Session, *, user: User, profile_id: int, settings: Settings) -> Match:
+    """Ask to meet a company from its profile page: the match (scored like a suggestion) counts as accepted by
+    the asking side; the other side accepts or declines it with a reason, as any match."""
+    side = user_side(user)
+    own = companies.profile_of(session, user=user)
+    if own is None:
+        raise Conflict("Complete your company profile before asking to meet.")
+    sme_id, partner_id = (own.id, profile_id) if side is Side.SME else (profile_id, own.id)
+    other = companies.PARTNER if side is Side.SME else companies.SME
+    companies.get_profile(session, kind=other, profile_id=profile_id)  # 404 for a profile that does not exist
+    match = session.scalar(select(Match).where(Match.sme_id == sme_id, Match.partner_id == partner_id))
+    if match is None:
+        created = suggest_pair(session, sme_id=sme_id, partner_id=partner_id, settings=settings)
+        match = session.get(Match, created) if created is not None else None
+        if match is None:
+            raise Conflict("These two companies cannot be matched.")
+        match.requested_by = side
+        session.commit()
+    if match.status in (MatchStatus.CONNECTED, MatchStatus.DECLINED, MatchStatus.CLOSED):
+        return match  # nothing to ask: the page shows where things stand
+    if match.decision_of(side) is Decision.PENDING:
+        return accept(session, match_id=match.id, user=user)
+    return match
 
 
 def close(session: Session, *, match_id: int, user: User) -> Match:
@@ -389,3 +416,71 @@ def list_meetings_for_user(session: Session, *, user: User, limit: int, offset: 
 
 def meetings_of_match(session: Session, *, match: Match) -> list[Meeting]:
     return list(session.scalars(select(Meeting).where(Meeting.match_id == match.id).order_by(Meeting.id)).unique())
+
+
+def cancel_meeting(session: Session, *, meeting_id: int, user: User, reason: str | None) -> Meeting:
+    """Either side calls off a proposal or an agreed time; they can then propose new times."""
+    meeting = session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
+    if meeting is None:
+        raise NotFound("No such meeting.")
+    get_match_for_user(session, match_id=meeting.match_id, user=user)
+    if meeting.status is MeetingStatus.CANCELLED:
+        raise InvalidTransition("This meeting is already cancelled.")
+    if meeting.starts_at is not None and meeting.starts_at <= utcnow():
+        raise InvalidTransition("This meeting has already taken place.")
+    meeting.status, meeting.cancelled_at = MeetingStatus.CANCELLED, utcnow()
+    meeting.cancel_reason = (reason or "").strip()[:500] or None
+    session.commit()
+    return meeting
+
+
+def agreed_meeting_for_user(session: Session, *, meeting_id: int, user: User) -> tuple[Meeting, Match]:
+    """An agreed meeting of one of the user's matches (for its calendar file)."""
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound("No such meeting.")
+    match, _side = get_match_for_user(session, match_id=meeting.match_id, user=user)
+    if meeting.status is not MeetingStatus.ACCEPTED or meeting.starts_at is None:
+        raise Conflict("Only an agreed meeting has a calendar entry.")
+    return meeting, match
+
+
+# --- messages between connected companies ------------------------------------------------------------------
+
+MAX_MESSAGE_CHARS = 2000
+
+
+def post_message(session: Session, *, match_id: int, user: User, body: str) -> MatchMessage:
+    """A message to the other side of a connected match: stored, listed on the match, e-mailed to them."""
+    from abb.tasks import NOTIFY_MATCH_MESSAGE  # here: the task modules import this one
+    from abb.tasks.dispatch import enqueue
+
+    match, side = get_match_for_user(session, match_id=match_id, user=user)
+    if match.status is not MatchStatus.CONNECTED:
+        raise InvalidTransition("Messages are for connected matches.")
+    text = body.strip()
+    if not text:
+        raise Unprocessable(
+            "Write a message.", extra={"errors": [{"field": "body", "message": "empty", "code": "missing"}]}
+        )
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise Unprocessable(f"A message has at most {MAX_MESSAGE_CHARS} characters.")
+    message = MatchMessage(match_id=match.id, author_side=side, author_id=user.id, body=text)
+    session.add(message)
+    session.commit()
+    enqueue(session, NOTIFY_MATCH_MESSAGE, message.id)
+    return message
+
+
+def messages_of_match(session: Session, *, match: Match) -> list[MatchMessage]:
+    return list(
+        session.scalars(select(MatchMessage).where(MatchMessage.match_id == match.id).order_by(MatchMessage.id))
+    )
+
+
+def contact_of(session: Session, *, match: Match, side: Side) -> User | None:
+    """The other side's contact person (name and e-mail), once the two companies are connected."""
+    if match.status is not MatchStatus.CONNECTED:
+        return None
+    owner_id = match.partner.owner_id if side is Side.SME else match.sme.owner_id
+    return session.get(User, owner_id)

@@ -13,7 +13,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from abb.core.config import Settings
+from abb.core.i18n import gettext, ngettext
 
+# Bodies are written in the recipient's language: compose inside `abb.core.i18n.use_locale(user.locale, ...)`.
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=False,  # noqa: S701 - plain-text bodies, never rendered as HTML
@@ -21,7 +23,9 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    extensions=["jinja2.ext.i18n"],
 )
+TEMPLATES.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
 
 
 def compose(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from abb.accounts.models import User
 from abb.companies.taxonomy import PARTNER_COUNTRIES
 from abb.core.config import Settings
+from abb.core.i18n import gettext, ngettext, use_locale
 from abb.matching.models import Match, MatchStatus, Side
 from abb.matching.schemas import counterpart
 from abb.notifications.email import compose, smtp_connection
@@ -56,16 +57,17 @@ def send_new_match_emails(session: Session, *, match_ids: Sequence[int], setting
                 continue
             ids = sorted(item.match.id for item in items)
             message_id = "new-matches." + hashlib.sha256(f"{user_id}:{ids}".encode()).hexdigest()[:24]
-            message = compose(
-                settings,
-                to=user.email,
-                subject=_subject(len(items)),
-                template="new_matches.txt",
-                message_id=message_id,
-                name=user.full_name,
-                company=_own_company(items[0]),
-                matches=[_line(item) for item in sorted(items, key=lambda i: -i.match.score)],
-            )
+            with use_locale(user.locale, user.time_zone):
+                message = compose(
+                    settings,
+                    to=user.email,
+                    subject=_subject(len(items)),
+                    template="new_matches.txt",
+                    message_id=message_id,
+                    name=user.full_name,
+                    company=_own_company(items[0]),
+                    matches=[_line(item) for item in sorted(items, key=lambda i: -i.match.score)],
+                )
             try:
                 smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as exc:
@@ -109,7 +111,9 @@ def _record(session: Session, *, user_id: int, match_ids: list[int], message_id:
 
 
 def _subject(count: int) -> str:
-    return "A new match on Africa Business Bridge" if count == 1 else f"{count} new matches on Africa Business Bridge"
+    return ngettext("A new match on Africa Business Bridge", "%(num)d new matches on Africa Business Bridge", count) % {
+        "num": count
+    }
 
 
 def _own_company(item: _Item) -> str:
@@ -118,7 +122,9 @@ def _own_company(item: _Item) -> str:
 
 def _line(item: _Item) -> dict[str, object]:
     other = counterpart(item.match, Side.PARTNER if item.side is Side.SME else Side.SME)
-    country = "Italy" if other.country == "IT" else PARTNER_COUNTRIES.get(other.country, other.country)
+    country = (
+        gettext("Italy") if other.country == "IT" else gettext(PARTNER_COUNTRIES.get(other.country, other.country))
+    )
     return {
         "id": item.match.id,
         "counterpart": other.name,
@@ -126,3 +132,64 @@ def _line(item: _Item) -> dict[str, object]:
         "score": round(item.match.score),
         "explanation": item.match.explanation_for(item.side),
     }
+
+
+def send_password_reset_email(session: Session, *, reset_id: int, settings: Settings) -> bool:
+    """E-mail the reset link of a pending reset, in its user's language; False when there is nothing to send."""
+    from abb.accounts.service import issue_reset_token
+
+    if not settings.smtp_host:
+        log.info("no SMTP server configured (ABB_SMTP_HOST): password-reset e-mail %d not sent", reset_id)
+        return False
+    issued = issue_reset_token(session, reset_id=reset_id, settings=settings)
+    if issued is None:
+        return False
+    user, token = issued
+    with use_locale(user.locale, user.time_zone):
+        message = compose(
+            settings,
+            to=user.email,
+            subject=gettext("Reset your Africa Business Bridge password"),
+            template="password_reset.txt",
+            message_id=f"password-reset.{reset_id}.{hashlib.sha256(token.encode()).hexdigest()[:12]}",
+            name=user.full_name,
+            link=f"{settings.public_base_url}/password/reset?token={token}",
+            minutes=settings.password_reset_minutes,
+        )
+    with smtp_connection(settings) as smtp:
+        smtp.send_message(message)
+    log.info("password-reset e-mail sent", extra={"user.id": user.id})
+    return True
+
+
+def send_match_message_email(session: Session, *, message_id: int, settings: Settings) -> bool:
+    """E-mail a message on a match to the other side, in their language; False when nothing was sent."""
+    from abb.matching.models import MatchMessage
+
+    if not settings.smtp_host:
+        log.info("no SMTP server configured (ABB_SMTP_HOST): match message %d not e-mailed", message_id)
+        return False
+    message = session.get(MatchMessage, message_id)
+    match = session.get(Match, message.match_id) if message else None
+    if message is None or match is None:
+        return False
+    reader_side = Side.PARTNER if message.author_side is Side.SME else Side.SME
+    reader = session.get(User, match.partner.owner_id if reader_side is Side.PARTNER else match.sme.owner_id)
+    if reader is None or not reader.is_active:
+        return False
+    sender = counterpart(match, message.author_side)
+    with use_locale(reader.locale, reader.time_zone):
+        mail = compose(
+            settings,
+            to=reader.email,
+            subject=gettext("A message from %(company)s") % {"company": sender.name},
+            template="match_message.txt",
+            message_id=f"match-message.{message.id}",
+            name=reader.full_name,
+            company=sender.name,
+            body=message.body,
+            match_id=match.id,
+        )
+    with smtp_connection(settings) as smtp:
+        smtp.send_message(mail)
+    return True

@@ -249,6 +249,38 @@ class PlainFormatter(logging.Formatter):
         return f"{line} [request_id={request_id}]" if request_id is not None else line
 
 
+class TerminalFormatter(logging.Formatter):
+    """Short lines for a person watching `abb serve` in development: '20:12:01 INFO  GET /matches 200 12 ms'.
+
+    Still redacted; the request id and the logger are left out (the JSON lines carry them)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-5s %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        duration = getattr(record, "event.duration", None)
+        line = redact(super().format(record))
+        if isinstance(duration, int) and record.name == ACCESS_LOGGER:
+            line = f"{line} {duration / 1e6:.0f} ms"
+        elif not record.name.startswith(("abb.access", "uvicorn")):
+            line = f"{line} ({record.name})"
+        return line
+
+
+def wants_json(settings: Settings, stream: IO[str]) -> bool:
+    """ABB_LOG_JSON when set; else text for a person at a terminal in development, JSON for everything else."""
+    if settings.log_json is not None:
+        return settings.log_json
+    return not (settings.env == "development" and _is_terminal(stream))
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream: not a person
+        return False
+
+
 def parse_levels(spec: str) -> dict[str, int]:
     """'abb=INFO,sqlalchemy.engine=WARNING' -> {'abb': 20, 'sqlalchemy.engine': 30}; '' names the root."""
     levels: dict[str, int] = {}
@@ -352,11 +384,14 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None, root_le
     from abb.observability.tracing import tracing_wanted
 
     formatter: logging.Formatter
-    if settings.log_json:
+    out = stream or sys.stdout
+    if wants_json(settings, out):
         formatter = EcsJsonFormatter(settings.service_name, settings.env, with_tracing=tracing_wanted(settings))
+    elif settings.log_json is None:
+        formatter = TerminalFormatter()
     else:
         formatter = PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    console = LineStreamHandler(stream or sys.stdout)
+    console = LineStreamHandler(out)
     console.setFormatter(formatter)
     _installed.append(console)
     if settings.logstash_host:
@@ -398,7 +433,7 @@ def flush_logs() -> None:
 
 
 def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's logging config: no handlers of its own, so its records reach our JSON handler."""
+    """uvicorn's logging config: no handlers of its own, so its records reach ours (JSON or text lines)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,

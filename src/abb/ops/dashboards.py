@@ -265,6 +265,7 @@ def operations() -> Dashboard:
                     ),
                 ],
             ),
+            backups_section(),
             capacity_section(),
             security_row(),
             (
@@ -277,6 +278,55 @@ def operations() -> Dashboard:
                     )
                 ],
             ),
+        ],
+    )
+
+
+def backups_section() -> tuple[str, list[Panel]]:
+    """Backups, WAL archiving, replication and the last drill (docs/runbooks/disaster-recovery.md)."""
+    last = "abb_backup_last_success_timestamp_seconds"
+    return (
+        "Backups and recovery",
+        [
+            stat(
+                "Last full backup age",
+                f'time() - max({last}{{type="full"}})',
+                unit="s",
+                description="Alert BackupFullMissing above 8 days.",
+            ),
+            stat(
+                "Last backup age (any type)",
+                f"time() - max({last})",
+                unit="s",
+                description="Alert BackupMissing above 26 hours.",
+            ),
+            stat(
+                "Streaming standbys",
+                "max(pg_replication_streaming_standbys and pg_replication_is_primary == 1)",
+                description="Alert ReplicaAbsent at 0.",
+            ),
+            stat("WAL archiving failing", "max(pg_archiver_failing)", description="1: the last attempt failed."),
+            timeseries(
+                "Backup duration and size",
+                ("max by (type) (abb_backup_last_duration_seconds)", "{{type}} duration (s)"),
+                ("max by (type) (abb_backup_last_size_bytes) / 1e9", "{{type}} database GB"),
+            ),
+            timeseries(
+                "WAL archive age, archive failures, replication lag",
+                ("max(pg_archiver_last_archive_age_seconds)", "seconds since the last archived segment"),
+                ("sum(increase(pg_archiver_failed_count[1h]))", "archive failures per hour"),
+                ("max by (instance) (pg_replication_max_replay_lag_seconds)", "{{instance}} standby lag (s)"),
+                unit="short",
+            ),
+            stat("Last drill RTO", "abb_dr_drill_rto_seconds", unit="s", description="Target: 300 s at 1 GB."),
+            stat("Last drill rows lost (RPO)", "abb_dr_drill_rpo_rows", description="Must be 0."),
+            stat(
+                "Last drill age",
+                "time() - abb_dr_drill_last_run_timestamp_seconds",
+                unit="s",
+                description="Alert DrDrillOverdue above 100 days.",
+            ),
+            stat("Last drill met its targets", "abb_dr_drill_success", description="1: passed."),
         ],
     )
 

@@ -13,5 +13,7 @@ them — so they stay as they are when code moves.
 RECOMPUTE_PROFILE_MATCHES = "abb.tasks.matching.recompute_profile_matches"
 NIGHTLY_RECOMPUTE = "abb.tasks.matching.nightly_recompute"
 NOTIFY_NEW_MATCHES = "abb.tasks.notifications.notify_new_matches"
+SEND_PASSWORD_RESET = "abb.tasks.notifications.send_password_reset"  # noqa: S105 - a task name
+NOTIFY_MATCH_MESSAGE = "abb.tasks.notifications.notify_match_message"
 RETRY_FAILED_PAYMENT = "abb.deals.tasks.retry_failed_payment"
 NOTIFY_DEAL_FAILED = "abb.deals.tasks.notify_deal_failed"

@@ -14,17 +14,12 @@ from abb.companies import service as companies
 from abb.core.config import Settings
 from abb.core.errors import AppError
 from abb.core.http import SessionDep, SettingsDep
+from abb.core.i18n import gettext
 from abb.web.forms import validate_form
-from abb.web.kit import SESSION_COOKIE, CheckedForm, SignedInUser, WebUser, render
+from abb.web.kit import SESSION_COOKIE, CheckedForm, SignedInUser, WebUser, render, safe_next
+from abb.web.messages import password_message
 
 router = APIRouter(include_in_schema=False)
-
-
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never '//host' or a scheme, so sign-in cannot redirect elsewhere.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/dashboard"
 
 
 def _start_session(session: Session, settings: Settings, email: str, password: str, target: str) -> Response:
@@ -63,7 +58,11 @@ def register_submit(request: Request, form: CheckedForm, session: SessionDep, se
         try:
             accounts.register(session, register_in=parsed, settings=settings)
         except AppError as exc:
-            errors = {"email" if exc.status == 409 else "password": exc.detail}
+            if exc.status == 409:
+                errors = {"email": gettext(exc.detail)}
+            else:
+                problem = exc.extra.get("errors", [{}])[0].get("message") if exc.status == 422 else None
+                errors = {"password": password_message(problem or "")}
         else:
             return _start_session(session, settings, parsed.email, parsed.password, "/profile/edit")
     return render(request, "register.html", {"values": values, "errors": errors}, status=422)
@@ -71,17 +70,18 @@ def register_submit(request: Request, form: CheckedForm, session: SessionDep, se
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None, "email": ""})
+    return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(request: Request, form: CheckedForm, session: SessionDep, settings: SettingsDep) -> Response:
     email = str(form.get("email", "")).strip().lower()[:254]
-    target = _safe_next(str(form.get("next", "")))
+    target = safe_next(str(form.get("next", "")))
     try:
         return _start_session(session, settings, email, str(form.get("password", ""))[:256], target)
     except AppError as exc:
-        page = render(request, "login.html", {"next": target, "error": exc.detail, "email": email}, status=exc.status)
+        error = gettext(exc.detail)
+        page = render(request, "login.html", {"next": target, "error": error, "email": email}, status=exc.status)
         page.headers.update(exc.headers)  # Retry-After on a 429
         return page
 

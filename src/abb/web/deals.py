@@ -19,9 +19,9 @@ from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.core.idempotency import request_fingerprint, run_idempotent
 from abb.deals import payments, service
 from abb.deals.models import ProviderName
-from abb.deals.money import Currency, format_amount
+from abb.deals.money import Currency, percent_of
 from abb.deals.schemas import DealIn, ReconciliationIn
-from abb.web.forms import validate_form
+from abb.web.forms import machine_amount, require_confirmation, validate_form
 from abb.web.kit import CSRF_FIELD, CheckedForm, SignedInUser, render
 
 router = APIRouter(include_in_schema=False)
@@ -72,7 +72,6 @@ def _deals_page(
             "values": values or {},
             "errors": errors or {},
             "form_key": secrets.token_urlsafe(16),
-            "fmt": format_amount,
         },
         status=status,
     )
@@ -88,7 +87,7 @@ def deal_create(
     request: Request, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
     values = _values(form, DEAL_FIELDS)
-    parsed, errors = validate_form(DealIn, dict(values))
+    parsed, errors = validate_form(DealIn, {**values, "amount": machine_amount(values["amount"])})
     if parsed is not None:
         assert isinstance(parsed, DealIn)
 
@@ -121,9 +120,10 @@ def deal_page(
             "can_pay": actions.pay,
             "can_cancel": actions.cancel,
             "can_settle": actions.settle,
+            # What settling pays out, shown in the confirmation: the amount less the platform's fee.
+            "payout_minor": deal.amount_minor - percent_of(deal.amount_minor, settings.platform_fee_percent),
             "can_refund_excess": actions.refund_excess,
             "form_key": secrets.token_urlsafe(16),
-            "fmt": format_amount,
         },
     )
 
@@ -141,6 +141,7 @@ def deal_pay(
 
 @router.post("/deals/{deal_id}/cancel")
 def deal_cancel(deal_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
+    require_confirmation(form)
     reason = str(form.get("reason", "")).strip()[:500] or None
     service.cancel(session, deal_id=deal_id, user=user, reason=reason)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
@@ -148,18 +149,20 @@ def deal_cancel(deal_id: IdPath, user: SignedInUser, form: CheckedForm, session:
 
 @router.post("/deals/{deal_id}/settle")
 def deal_settle(
-    deal_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep, settings: SettingsDep
+    deal_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin settles deals.")
+    require_confirmation(form)
     service.settle(session, deal_id=deal_id, admin=user, settings=settings)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 
 @router.post("/deals/{deal_id}/excess-refunded")
-def deal_excess_refunded(deal_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep) -> Response:
+def deal_excess_refunded(deal_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin records refunds.")
+    require_confirmation(form)
     service.excess_refunded(session, deal_id=deal_id, admin=user)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
@@ -184,7 +187,6 @@ def _reconcile_page(
             "values": values or {},
             "errors": errors or {},
             "result": result,
-            "fmt": format_amount,
             "display_reference": service.display_reference,
         },
         status=status,
@@ -203,7 +205,8 @@ def reconcile_submit(request: Request, user: SignedInUser, form: CheckedForm, se
     if user.role != Role.ADMIN:
         raise Forbidden("Only admins reconcile bank transfers.")
     values = _values(form, RECONCILE_FIELDS)
-    parsed, errors = validate_form(ReconciliationIn, dict(values))
+    require_confirmation(form)
+    parsed, errors = validate_form(ReconciliationIn, {**values, "amount": machine_amount(values["amount"])})
     if parsed is not None:
         assert isinstance(parsed, ReconciliationIn)
         try:

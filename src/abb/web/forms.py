@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from abb.core.errors import field_name
+from abb.core.errors import AppError
+from abb.core.i18n import AmountFormatError, parse_localized_decimal
+from abb.web.messages import field_errors
 
 LIST_FIELDS = {"sectors", "languages", "target_countries"}
 
@@ -30,8 +32,23 @@ def validate_form(schema: type[BaseModel], data: dict[str, Any]) -> tuple[BaseMo
     try:
         return schema.model_validate(data), {}
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            field = field_name(("body", *error["loc"])).split(".")[0].split("[")[0]
-            errors.setdefault(field, str(error["msg"]))
-        return None, errors
+        return None, field_errors([dict(error) for error in exc.errors()])
+
+
+class NotConfirmed(AppError):
+    status, slug, title = 422, "not-confirmed", "Tick the box to confirm."
+
+
+def require_confirmation(form: FormData) -> None:
+    """Destructive and money-moving forms carry a checked `confirm` box (the browser asks for it too)."""
+    if form.get("confirm") != "yes":
+        raise NotConfirmed("Tick the box to confirm.")
+
+
+def machine_amount(text: str) -> str:
+    """An amount as the person typed it in their language ('1.250,50') in the API's form ('1250.50');
+    unreadable text is passed on unchanged, for the schema to refuse with its message."""
+    try:
+        return str(parse_localized_decimal(text))
+    except AmountFormatError:
+        return text

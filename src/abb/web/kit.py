@@ -32,6 +32,7 @@ from abb.companies.taxonomy import (
 from abb.core.context import set_actor
 from abb.core.errors import AppError
 from abb.core.http import SessionDep, SettingsDep
+from abb.web.i18n import apply_user_preferences, install_i18n
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -50,6 +51,7 @@ templates.env.globals.update(
     SIZES=[s.value for s in CompanySize],
     EXPERIENCE=[e.value for e in ExportExperience],
 )
+install_i18n(templates.env)
 
 _PAGE_BLOCK = re.compile(r"{%\s*block page\s*%}(.*?){%\s*endblock\s*%}")
 
@@ -84,6 +86,8 @@ def web_user(request: Request, session: SessionDep, settings: SettingsDep) -> Us
     set_actor(request, user.id)
     request.state.role = user.role.value
     request.app.state.rate_limits.check_user(user.id)
+    request.state.web_user = user  # an error page shows the signed-in navigation too
+    apply_user_preferences(session, user)
     return user
 
 
@@ -133,6 +137,13 @@ async def checked_form(request: Request) -> FormData:
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
+def safe_next(target: str | None, *, default: str = "/dashboard") -> str:
+    """Only same-site paths: never '//host' or a scheme, so a form cannot send anyone elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
 def page_number(request: Request) -> int:
     """The `page` query parameter, clamped to 1..MAX_PAGE (anything unreadable is the first page)."""
     try:
@@ -160,7 +171,3 @@ def render(request: Request, name: str, context: dict[str, Any], *, status: int 
         settings = request.app.state.settings
         response.set_cookie(CSRF_COOKIE, new, httponly=True, secure=settings.cookie_secure, samesite="strict")
     return response
-
-
-def render_error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
-    return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status)

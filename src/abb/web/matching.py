@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from abb.accounts.models import Role, User
 from abb.companies import service as companies
 from abb.core.errors import AppError
 from abb.core.http import IdPath, SessionDep, SettingsDep
+from abb.core.i18n import from_local
 from abb.matching import service
 from abb.matching.models import MatchStatus
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut
-from abb.web.forms import validate_form
-from abb.web.kit import CheckedForm, SignedInUser, page_number, render
+from abb.web.forms import require_confirmation, validate_form
+from abb.web.kit import CheckedForm, SignedInUser, page_number, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25  # the top 20 suggestions and a few introductions fit on one page
@@ -78,6 +80,10 @@ def _detail(
         {
             "user": user,
             "match": MatchOut.of(match, side),
+            "side": side.value,
+            "contact": service.contact_of(session, match=match, side=side),
+            "messages": service.messages_of_match(session, match=match),
+            "decline_reason": match.decline_reason if match.status is MatchStatus.DECLINED else None,
             "meetings": meetings,
             "factor_labels": service.FACTOR_LABELS,
             "slot_fields": [f"slot_{i}" for i in range(1, MAX_SLOTS + 1)],
@@ -93,35 +99,41 @@ def match_page(request: Request, match_id: IdPath, user: SignedInUser, session: 
     return _detail(request, user, session, match_id)
 
 
-def _back(form_value: object, match_id: int) -> str:
-    return f"/matches/{match_id}" if form_value == "detail" else "/matches"
+def _back(form: FormData, match_id: int) -> str:
+    """Back to the match, or to the list with its filter and page as they were."""
+    if form.get("back") == "detail":
+        return f"/matches/{match_id}"
+    return safe_next(str(form.get("next", "")), default="/matches")
 
 
 @router.post("/matches/{match_id}/accept")
 def accept_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
     service.accept(session, match_id=match_id, user=user)
-    return RedirectResponse(_back(form.get("back"), match_id), status_code=303)
+    return RedirectResponse(_back(form, match_id), status_code=303)
 
 
 @router.post("/matches/{match_id}/decline")
 def decline_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
-    service.decline(session, match_id=match_id, user=user)
-    return RedirectResponse(_back(form.get("back"), match_id), status_code=303)
+    reason = str(form.get("reason", "")).strip()[:500] or None
+    service.decline(session, match_id=match_id, user=user, reason=reason)
+    return RedirectResponse(_back(form, match_id), status_code=303)
 
 
 @router.post("/matches/{match_id}/close")
-def close_submit(match_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep) -> Response:
+def close_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
+    require_confirmation(form)
     service.close(session, match_id=match_id, user=user)
     return RedirectResponse(f"/matches/{match_id}", status_code=303)
 
 
 def _utc_slot(value: str) -> datetime | str:
-    """A datetime-local field read as UTC (the form says so); anything unparsable goes on to validation as is."""
+    """A datetime-local field read in the user's time zone (the form says which), as UTC; anything unparsable
+    goes on to validation as is."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return from_local(parsed)
 
 
 @router.post("/matches/{match_id}/meetings", response_class=HTMLResponse)

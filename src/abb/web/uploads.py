@@ -12,6 +12,7 @@ from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.uploads import service
 from abb.uploads.deps import StorageDep, download_response
 from abb.uploads.models import DocumentKind
+from abb.web.forms import require_confirmation
 from abb.web.kit import CheckedForm, SignedInUser, render
 
 router = APIRouter(include_in_schema=False)
@@ -90,7 +91,8 @@ def download(
 
 @router.post("/documents/{document_id}/delete")
 def delete_submit(
-    document_id: IdPath, user: SignedInUser, _form: CheckedForm, session: SessionDep, storage: StorageDep
+    document_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, storage: StorageDep
 ) -> Response:
+    require_confirmation(form)
     service.delete_document(session, storage=storage, document_id=document_id, user=user)
     return RedirectResponse("/documents", status_code=303)
