@@ -315,6 +315,7 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool, rea
         "account %s by an administrator",
         "enabled" if active else "disabled",
         extra={"user.id": user.id, "admin.id": admin.id},
+    )
     emit(
         "iam",
         "admin.user_enable" if active else "admin.user_disable",
