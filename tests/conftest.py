@@ -6,6 +6,7 @@ both the embedded default and production's PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures_redis",
     "tests.fixtures_deals",
     "tests.fixtures_observability",
+    "tests.fixtures_security",
 ]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -39,6 +41,7 @@ def make_settings(**overrides: object) -> Settings:
         "secret_key": TEST_SECRET,
         "password_min_length": 10,
         "telemetry_flush_seconds": 0,
+        "security_flush_seconds": 0,  # security events written when their request ends, in the test's transaction
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -102,6 +105,7 @@ def settings() -> Settings:
 def app(session: Session, settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
     application = create_app(settings, database=Database(engine=engine))
     application.dependency_overrides[get_session] = lambda: session
+    application.state.audit_session_scope = lambda: contextlib.nullcontext(session)
     return application
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -180,6 +181,11 @@ def live_monitoring(
             server.start(timeout=60)
         push_ci_report(work, servers["pushgateway"].url)
         push_recovery_figures(servers["pushgateway"].url)
+        # The audit chain's verification (hourly by the worker's beat): its result is a dashboard panel and an alert.
+        verified = subprocess.run(
+            [harness.ABB, "audit", "verify"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
         webhooks = cleanup.enter_context(stack.WebhookReceiver())
         # The operations team's mail relay: the Celery tests' aiosmtpd mailbox, on its own port.
         smtp, smtp_port = Mailbox(), free_port()

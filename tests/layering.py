@@ -15,7 +15,20 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 ROOT = "abb"
 
 CORE = "core"
-DOMAINS = frozenset({"accounts", "companies", "matching", "deals", "training", "uploads", "notifications"})
+DOMAINS = frozenset(
+    {
+        "accounts",
+        "companies",
+        "matching",
+        "deals",
+        "training",
+        "uploads",
+        "notifications",
+        "security",
+        "privacy",
+        "console",
+    }
+)
 # What a domain offers the others (and the web pages): its models, request/response schemas, service and
 # HTTP dependencies; a few domains also share value modules every user of them needs. Anything else of a
 # domain (engine, providers, tasks, router, storage, …) is its own business.
@@ -24,6 +37,9 @@ EXTRA_PUBLIC_MODULES = {
     "companies": frozenset({"taxonomy"}),  # sectors, countries, languages: the vocabulary of profiles
     "deals": frozenset({"money", "payments"}),  # currencies and minor units; the paying half of the service
     "notifications": frozenset({"email"}),  # composing and sending e-mail
+    # raising security events, the sign-in guard and the security counters: every domain's business
+    "security": frozenset({"events", "audit", "bruteforce", "metrics", "access"}),
+    "uploads": frozenset({"storage"}),  # where files live: erasure and retention delete them
 }
 # Infrastructure below the domains: it may import core (and the root package's version), never a domain.
 INFRASTRUCTURE = frozenset({"observability", "tasks"})

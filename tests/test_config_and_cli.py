@@ -32,6 +32,8 @@ PG_URL = "postgresql://abb:hunter2-db-password@db.internal:5432/abb"
         ({"database_url": PG_URL, "secret_key": "short-secret"}, "ABB_SECRET_KEY"),
         ({"secret_key": STRONG}, "ABB_DATABASE_URL"),
         ({"secret_key": STRONG, "database_url": PG_URL, "cookie_secure": False}, "ABB_COOKIE_SECURE"),
+        # an address allow-list alone does not guard /metrics behind a same-host proxy (issue 15)
+        ({"secret_key": STRONG, "database_url": PG_URL, "metrics_allow": ["127.0.0.0/8"]}, "ABB_METRICS_TOKEN"),
     ],
 )
 def test_production_refuses_unsafe_settings_without_echoing_them(overrides, named):
@@ -44,7 +46,7 @@ def test_production_refuses_unsafe_settings_without_echoing_them(overrides, name
 
 
 def test_production_accepts_safe_settings_and_dev_needs_nothing(monkeypatch):
-    settings = Settings(env="production", secret_key=STRONG, database_url=PG_URL)
+    settings = Settings(env="production", secret_key=STRONG, database_url=PG_URL, metrics_port=9464)
     assert not settings.is_sqlite
     assert STRONG not in repr(settings) and "hunter2" not in repr(settings.secret_key)
     for name in ("ABB_ENV", "ABB_DATABASE_URL", "ABB_SECRET_KEY"):

@@ -33,7 +33,9 @@ def _register(live: LiveMonitoring, role: str) -> dict[str, str]:
         "POST", "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "full_name": "Live", "role": role}
     )
     assert answer.status_code == 201, answer.text
-    tokens = live.api("POST", "/api/v1/auth/login", json={"email": email, "password": PASSWORD}).json()
+    signed_in = live.api("POST", "/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    tokens = signed_in.json()
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
@@ -54,6 +56,7 @@ def traffic(live_monitoring: LiveMonitoring) -> LiveMonitoring:
     assert live.api("POST", "/api/v1/smes", json=sme_payload(), headers=sme).status_code == 201
     assert live.api("POST", "/api/v1/partners", json=partner_payload(), headers=partner).status_code == 201
     assert live.api("GET", "/api/v1/smes/999999", headers=sme).status_code == 404
+    assert live.api("GET", "/api/v1/me").status_code == 401  # counted by route and role (abb_authz_denied_total)
     for _ in range(3):  # the partner directory is read through the Redis cache: a miss, then hits
         assert live.api("GET", "/api/v1/partners", headers=sme).status_code == 200
     for page, millis in (("home", 650), ("dashboard", 900), ("login", 400)):
@@ -215,3 +218,37 @@ def test_ci_figures_reach_prometheus_through_the_pushgateway(live_monitoring: Li
     assert value('abb_ci_build_duration_seconds{job="abb-ci"}') == {"": 321}
     assert value('abb_ci_benchmark_ratio{job="abb-ci"}') == {"matching": 0.85}
     assert value('abb_ci_run_success{job="abb-ci"}') == {"": 1}
+
+
+def test_probing_without_credentials_reaches_the_security_channel(traffic: LiveMonitoring) -> None:
+    """Attack traffic: many addresses (behind the same-host proxy, X-Forwarded-For) walk the API without
+    credentials until SecurityAccessDeniedSurge (60 refusals a minute over 5 minutes) fires; Alertmanager posts
+    it to the security channel in Slack's payload shape."""
+    live = traffic
+    sent = 0
+
+    def probe() -> list[dict[str, Any]]:
+        nonlocal sent
+        for _ in range(50):
+            sent += 1
+            forwarded = {"X-Forwarded-For": f"198.51.100.{sent % 50}"}
+            assert live.api("GET", f"/api/v1/deals/{sent}", headers=forwarded).status_code == 401
+        return live.alerts("SecurityAccessDeniedSurge")
+
+    firing = wait_until(probe, timeout=60, what="SecurityAccessDeniedSurge firing in Prometheus", every=0.1)
+    assert firing[0]["labels"]["service"] == "security"
+
+    def security_channel() -> list[dict[str, Any]]:
+        return [
+            p
+            for p in live.webhooks.payloads("/slack")
+            if p.get("channel") == "#abb-security" and "SecurityAccessDeniedSurge" in p["attachments"][0]["title"]
+        ]
+
+    posted = wait_until(security_channel, timeout=30, what="SecurityAccessDeniedSurge on the #abb-security webhook")
+    attachment = posted[0]["attachments"][0]
+    assert attachment["title"].startswith("[FIRING:1] SecurityAccessDeniedSurge (security, warning)")
+    assert "Runbook: docs/runbooks/SecurityAccessDeniedSurge.md" in attachment["text"]
+    # A warning: it pages nobody.
+    paged = [p for p in live.webhooks.payloads("/pagerduty") if "SecurityAccessDeniedSurge" in p["payload"]["summary"]]
+    assert not paged

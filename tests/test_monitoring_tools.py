@@ -31,17 +31,19 @@ COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 
 def test_production_refuses_fault_injection_without_echoing_secrets() -> None:
     with pytest.raises(ValidationError) as info:
-        Settings(env="production", secret_key=STRONG, database_url=PG_URL, fault_injection=True)
+        Settings(env="production", secret_key=STRONG, database_url=PG_URL, metrics_port=9464, fault_injection=True)
     assert "ABB_FAULT_INJECTION is for tests only" in str(info.value)
     assert STRONG not in str(info.value)
-    assert Settings(env="production", secret_key=STRONG, database_url=PG_URL).fault_injection is False
+    assert (
+        Settings(env="production", secret_key=STRONG, database_url=PG_URL, metrics_port=9464).fault_injection is False
+    )
 
 
 @pytest.mark.parametrize("env", ["development", "production"])
 def test_fault_header_is_ignored_outside_tests(env: str, tmp_path: Path) -> None:
     overrides: dict[str, object] = {"env": env, "var_dir": tmp_path}
     if env == "production":
-        overrides |= {"secret_key": STRONG, "database_url": PG_URL}
+        overrides |= {"secret_key": STRONG, "database_url": PG_URL, "metrics_port": 9464}
     settings = make_settings(**overrides)
     # Even with the switch on (only possible outside production), nothing is installed outside tests.
     if env == "development":

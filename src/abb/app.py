@@ -20,6 +20,7 @@ from abb.accounts import service as accounts
 from abb.accounts.models import Role
 from abb.accounts.router import router as accounts_router
 from abb.companies.router import router as companies_router
+from abb.console.router import router as security_router
 from abb.core.config import Settings, get_settings
 from abb.core.database import Database
 from abb.core.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -39,6 +40,9 @@ from abb.observability.business import BusinessLabels
 from abb.observability.collectors import DatabaseGauge
 from abb.observability.recorder import recorder
 from abb.ops.faults import FaultInjectionMiddleware, fault_injection_enabled
+from abb.privacy.router import router as privacy_router
+from abb.security.install import install_security, start_audit_writer
+from abb.security.metrics import AuditChainCollector
 from abb.training.router import router as training_router
 from abb.uploads.router import router as uploads_router
 from abb.uploads.router import upload_body_limits
@@ -72,6 +76,8 @@ ROUTERS = (
     deals_router,
     deal_pages.router,
     payment_webhooks,
+    security_router,
+    privacy_router,
 )
 BUSINESS_LABELS = BusinessLabels(
     roles=[role.value for role in Role],
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.db.open_first_connection()
         warm_up_matching()  # before settle_after_startup: what it loads is frozen with the rest
         sys.setswitchinterval(settings.gil_switch_interval_seconds)  # docs/capacity.md
+        start_audit_writer(app, settings)
         settle_after_startup(settings.gc_gen0_threshold)
         loop_lag = getattr(app.state, "loop_lag", None)
         if loop_lag is not None:
@@ -145,6 +152,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_security(app, settings)  # inside the body-size limit, so bodies it reads are bounded
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_middleware(ControlCharacterMiddleware)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(
@@ -161,6 +169,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         business_labels=BUSINESS_LABELS,
         database_gauges=DATABASE_GAUGES,
         known_pages=KNOWN_PAGES,
+        extra_collectors=[AuditChainCollector(lambda: app.state.db.engine)],
     )
     _register_problem_schema(app)
     return app

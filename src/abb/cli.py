@@ -146,6 +146,31 @@ def worker(
     celery_app.worker_main(argv)
 
 
+audit_app = typer.Typer(help="The security audit log: verify its hash chain.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit row's hash and link; report the first broken link (exit status 1 if any)."""
+    from abb.core.config import get_settings
+    from abb.core.database import Database
+    from abb.security.audit import verify_and_record
+
+    db = Database(get_settings())
+    try:
+        with db.session_factory() as session:
+            result = verify_and_record(session)
+    finally:
+        db.dispose()
+    if result.ok:
+        typer.echo(f"audit chain intact: {result.rows_checked} rows, last id {result.last_id}")
+        return
+    typer.echo(f"audit chain BROKEN at row {result.broken_at_id}: {result.reason}")
+    typer.echo(f"{result.rows_checked} rows intact before it")
+    raise typer.Exit(1)
+
+
 ci_app = typer.Typer(help="Continuous integration: report a run's figures to the monitoring stack.")
 app.add_typer(ci_app, name="ci")
 

@@ -13,6 +13,8 @@ DOMAIN_MODEL_MODULES = (
     "abb.core.idempotency",
     "abb.deals.models",
     "abb.notifications.models",
+    "abb.security.models",
+    "abb.privacy.models",
 )
 
 

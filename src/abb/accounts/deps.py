@@ -27,6 +27,8 @@ def get_current_user(
         raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
     user = service.user_from_token(session, token=credentials.credentials, settings=settings)
     set_actor(request, user.id)
+    request.state.role = user.role.value
+    request.app.state.rate_limits.check_user(user.id)
     return user
 
 

@@ -39,7 +39,7 @@ def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> Us
 
 @router.post("/auth/login", response_model=TokenOut, responses=problem_responses(400, 401, 403, 422))
 def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    user = service.authenticate(session, email=body.email, password=body.password)
+    user = service.authenticate(session, email=body.email, password=body.password, settings=settings)
     return _tokens(service.issue_tokens(session, user=user, settings=settings))
 
 

@@ -29,6 +29,9 @@ from abb.core.security import (
     verify_password,
 )
 from abb.observability import business as business_metrics
+from abb.security.bruteforce import LoginGuard
+from abb.security.events import current_caller, emit
+from abb.security.metrics import LOGIN_ATTEMPTS
 
 ACCESS = "access"
 log = logging.getLogger(__name__)
@@ -75,13 +78,30 @@ def register(session: Session, *, register_in: RegisterIn, settings: Settings) -
     return user
 
 
-def authenticate(session: Session, *, email: str, password: str) -> User:
+def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> User:
+    """Check a sign-in, behind the brute-force guard (security/bruteforce.py); every attempt is an event."""
+    guard = LoginGuard(settings)
+    ip = current_caller().ip
+    guard.check(session, email=email, ip=ip)
     user = session.scalar(select(User).where(User.email == email))
     session.commit()  # the read ends before the slow hash check: no transaction (or SQLite write lock) waits on it
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        LOGIN_ATTEMPTS.labels("failure", "bad_credentials").inc()
+        guard.failed(
+            session,
+            email=email,
+            ip=ip,
+            user_id=user.id if user else None,
+            reason="unknown_account" if user is None else "bad_password",
+        )
         raise Unauthorized("E-mail or password is wrong.")
     if not user.is_active:
+        LOGIN_ATTEMPTS.labels("failure", "disabled").inc()
+        emit("authentication", "login", "failure", user_id=user.id, reason="disabled")
         raise Forbidden("This account has been disabled.")
+    guard.succeeded(email=email)
+    LOGIN_ATTEMPTS.labels("success", "ok").inc()
+    emit("authentication", "login", "success", user_id=user.id)
     return user
 
 
@@ -135,6 +155,12 @@ def end_web_session(session: Session, *, token: str, settings: Settings) -> None
         return
     revoke_family(session, family_id=str(claims.get("fam", "")))
     session.commit()
+    emit(
+        "authentication",
+        "logout",
+        "success",
+        user_id=int(claims["sub"]) if str(claims.get("sub", "")).isdigit() else None,
+    )
 
 
 def revoke_family(session: Session, *, family_id: str) -> None:
@@ -157,11 +183,19 @@ def revoke_all_for_user(session: Session, *, user: User) -> None:
 def rotate_refresh(session: Session, *, refresh_token: str, settings: Settings) -> TokenPair:
     stored = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token)))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= utcnow():
+        emit(
+            "authentication",
+            "token.refresh",
+            "failure",
+            user_id=stored.user_id if stored else None,
+            reason="revoked" if stored is not None and stored.revoked_at is not None else "invalid",
+        )
         raise Unauthorized("The refresh token is not valid.")
     if stored.rotated_at is not None:
         # A rotated token came back: someone holds a copy. Revoke the whole family.
         revoke_family(session, family_id=stored.family_id)
         session.commit()
+        emit("authentication", "token.reuse", "failure", user_id=stored.user_id, family=stored.family_id[:8])
         raise Unauthorized("The refresh token was already used; all sessions from that sign-in are revoked.")
     user = session.get(User, stored.user_id)
     if user is None or not user.is_active:
@@ -169,6 +203,7 @@ def rotate_refresh(session: Session, *, refresh_token: str, settings: Settings) 
     stored.rotated_at = utcnow()
     refresh = _new_refresh(session, user=user, family_id=stored.family_id, settings=settings)
     session.commit()
+    emit("authentication", "token.refresh", "success", user_id=user.id)
     return TokenPair(
         _access_token(user, settings, stored.family_id),
         refresh,
@@ -183,6 +218,7 @@ def logout(session: Session, *, refresh_token: str) -> None:
         raise Unauthorized("The refresh token is not valid.")
     revoke_family(session, family_id=stored.family_id)
     session.commit()
+    emit("authentication", "logout", "success", user_id=stored.user_id)
 
 
 def family_is_active(session: Session, *, family_id: str) -> bool:
@@ -239,11 +275,13 @@ def change_password(
 ) -> None:
     session.commit()  # no transaction held while Argon2 verifies and hashes
     if not verify_password(user.password_hash, current_password):
+        emit("iam", "password.change", "failure", user_id=user.id, reason="wrong_current_password")
         raise Forbidden("The current password is wrong.")
     _check_password(new_password, email=user.email, settings=settings, field="new_password")
     user.password_hash = hash_password(new_password)
     revoke_all_for_user(session, user=user)
     session.commit()
+    emit("iam", "password.change", "success", user_id=user.id)
 
 
 def list_users(
@@ -279,6 +317,14 @@ def set_active(session: Session, *, admin: User, user_id: int, active: bool, rea
         "account %s by an administrator",
         "enabled" if active else "disabled",
         extra={"user.id": user.id, "admin.id": admin.id},
+    )
+    emit(
+        "iam",
+        "admin.user_enable" if active else "admin.user_disable",
+        "success",
+        user_id=admin.id,
+        entity_type="users",
+        entity_id=user.id,
     )
     return user
 

@@ -18,6 +18,7 @@ from abb.companies.taxonomy import CountryCode, LanguageCode, SectorCode
 from abb.core.errors import NotFound
 from abb.core.http import IdPath, Page, PageDep, SessionDep
 from abb.core.openapi import problem_responses
+from abb.security.access import record_access
 
 router = APIRouter(prefix="/api/v1", tags=["companies"])
 SearchText = Annotated[str | None, Query(min_length=1, max_length=100, description="Text search")]
@@ -70,8 +71,13 @@ def create_sme(body: SmeProfileIn, user: CurrentUser, session: SessionDep) -> Sm
 
 
 @router.get("/smes/{profile_id}", response_model=SmeProfileOut, responses=problem_responses(401, 403, 404, 422))
-def get_sme(profile_id: IdPath, _user: CurrentUser, session: SessionDep) -> SmeProfileOut:
-    return SmeProfileOut.model_validate(service.get_profile(session, kind=service.SME, profile_id=profile_id))
+def get_sme(profile_id: IdPath, user: CurrentUser, session: SessionDep) -> SmeProfileOut:
+    profile = service.get_profile(session, kind=service.SME, profile_id=profile_id)
+    out = SmeProfileOut.model_validate(profile)
+    record_access(
+        session, viewer_id=user.id, subject_user_id=profile.owner_id, what="sme_profile", object_id=profile.id
+    )
+    return out
 
 
 @router.patch("/smes/{profile_id}", response_model=SmeProfileOut, responses=WRITE_ERRORS)
@@ -111,8 +117,13 @@ def create_partner(body: PartnerProfileIn, user: CurrentUser, session: SessionDe
     response_model=PartnerProfileOut,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_partner(profile_id: IdPath, _user: CurrentUser, session: SessionDep) -> PartnerProfileOut:
-    return PartnerProfileOut.model_validate(service.get_profile(session, kind=service.PARTNER, profile_id=profile_id))
+def get_partner(profile_id: IdPath, user: CurrentUser, session: SessionDep) -> PartnerProfileOut:
+    profile = service.get_profile(session, kind=service.PARTNER, profile_id=profile_id)
+    out = PartnerProfileOut.model_validate(profile)
+    record_access(
+        session, viewer_id=user.id, subject_user_id=profile.owner_id, what="partner_profile", object_id=profile.id
+    )
+    return out
 
 
 @router.patch("/partners/{profile_id}", response_model=PartnerProfileOut, responses=WRITE_ERRORS)

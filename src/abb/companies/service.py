@@ -16,7 +16,7 @@ from abb.companies.models import PartnerProfile, SmeProfile
 from abb.companies.schemas import PartnerProfileOut
 from abb.core.cache import PARTNER_DIRECTORY_CACHE, get_cache
 from abb.core.database import fetch_page
-from abb.core.errors import Conflict, Forbidden, NotFound
+from abb.core.errors import Conflict, Forbidden, NotFound, NotOwner
 from abb.core.http import Page
 from abb.tasks import RECOMPUTE_PROFILE_MATCHES
 from abb.tasks.dispatch import enqueue
@@ -90,7 +90,7 @@ def update_profile(
 ) -> Profile:
     profile = get_profile(session, kind=kind, profile_id=profile_id)
     if profile.owner_id != user.id:
-        raise Forbidden(f"Only the owner can edit this {kind.label}.")
+        raise NotOwner(f"Only the owner can edit this {kind.label}.")
     for field, value in changes.items():
         setattr(profile, field, value)
     try:

@@ -153,6 +153,37 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Security (docs/security.md): audit events, brute force, rate limits, injection detection, headers.
+    # Security events wait at most this long to be written to the audit table in a batch (0: at the end of
+    # the request that raised them).
+    security_flush_seconds: float = Field(default=1.0, ge=0, le=60)
+    login_window_seconds: int = Field(default=900, ge=10, le=86_400)  # sliding window of the failure counters
+    login_delay_after: int = Field(default=3, ge=1, le=100)  # failures before each attempt must wait
+    login_delay_max_seconds: float = Field(default=30.0, ge=0.1, le=600)
+    login_lock_after: int = Field(default=10, ge=2, le=1000)  # failures of one account before a lockout
+    login_ip_lock_after: int = Field(default=50, ge=2, le=10_000)  # failures from one address before a lockout
+    login_lock_seconds: int = Field(default=900, ge=10, le=86_400)
+    # One address failing for this many accounts, or one account failing from this many addresses: an event.
+    stuffing_accounts_per_ip: int = Field(default=5, ge=2, le=1000)
+    stuffing_ips_per_account: int = Field(default=5, ge=2, le=1000)
+    # Rate limits (`limits` notation, e.g. "300/minute"); Redis when ABB_REDIS_URL is set, else per process.
+    rate_limit_ip: str = "600/minute"
+    rate_limit_user: str = "1200/minute"
+    rate_limit_auth_ip: str = "30/minute"
+    # Injection and probing detection on path, query, forms and JSON bodies: off, log, or block (403).
+    detection_mode: Literal["off", "log", "block"] = "log"
+    # Per-address request-rate anomaly: EWMA of requests per interval, event when the z-score passes this.
+    anomaly_interval_seconds: float = Field(default=10.0, ge=1, le=3600)
+    anomaly_z_threshold: float = Field(default=6.0, ge=1, le=100)
+    anomaly_min_requests: int = Field(default=100, ge=1)
+    hsts_seconds: int = Field(default=31_536_000, ge=0)
+    cors_allow_origins: list[str] = []
+    # GDPR retention (days) per kind of data, applied by the nightly retention task (docs/compliance.md).
+    retention_sessions_days: int = Field(default=30, ge=1)  # expired or revoked refresh tokens
+    retention_data_access_log_days: int = Field(default=365, ge=1)
+    retention_inactive_accounts_days: int = Field(default=1095, ge=30)  # then the account is anonymized
+    terms_version: str = "2026-01"
+
     # Monitoring (docs/monitoring.md): the live alert tests make requests fail on demand (X-Abb-Fault: error).
     # Honoured only when env is "test"; production refuses to start with it.
     fault_injection: bool = False
@@ -219,6 +250,9 @@ class Settings(BaseSettings):
             problems.append("ABB_COOKIE_SECURE must stay true")
         if self.fault_injection:
             problems.append("ABB_FAULT_INJECTION is for tests only")
+        if not (self.metrics_token or self.metrics_port) and self.metrics_enabled:
+            # Behind a reverse proxy on the same host every caller's address is loopback: never enough alone.
+            problems.append("ABB_METRICS_TOKEN or ABB_METRICS_PORT must guard /metrics")
         if problems:
             # The message names the settings, never their values.
             raise ValueError("refusing to start in production: " + "; ".join(problems))

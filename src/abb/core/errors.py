@@ -40,7 +40,7 @@ class AppError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra or {}
-        self.headers = headers
+        self.headers = headers or {}
 
 
 class BadRequest(AppError):
@@ -57,6 +57,19 @@ class Forbidden(AppError):
 
 class NotFound(AppError):
     status, slug, title = 404, "not-found", "Not found"
+
+
+class NotOwner(Forbidden):
+    """Refused because the object exists but belongs to another user or company: a security event
+    (`access.cross_tenant`) besides the 403."""
+
+
+class HiddenFromCaller(NotFound):
+    """Answered 404 so as not to reveal that the object exists, but it does and belongs to someone else:
+    a security event (`access.cross_tenant`) like `NotOwner`."""
+
+
+CROSS_TENANT_STATE = "abb_cross_tenant"  # set on the request's state when one of the two above is answered
 
 
 class Conflict(AppError):
@@ -196,6 +209,8 @@ def validation_problem(request: Request, errors: list[dict[str, Any]]) -> Respon
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int = 2) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
+        if isinstance(exc, NotOwner | HiddenFromCaller):
+            setattr(request.state, CROSS_TENANT_STATE, True)
         response = error_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
         if exc.headers:
             response.headers.update(exc.headers)

@@ -17,7 +17,7 @@ from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.config import Settings
 from abb.core.database import fetch_page
-from abb.core.errors import Conflict, InvalidTransition, NotFound
+from abb.core.errors import Conflict, HiddenFromCaller, InvalidTransition, NotFound
 from abb.deals.models import Deal, DealEvent, DealState
 from abb.deals.money import Currency, format_amount, percent_of, to_major
 from abb.deals.providers.bank_transfer import display_reference as display_reference  # for the pages
@@ -70,8 +70,10 @@ def side_of(deal: Deal, user: User) -> str | None:
 
 def _visible(deal: Deal | None, user: User) -> Deal:
     # Strangers get the same answer as for a deal that does not exist: ids reveal nothing.
-    if deal is None or (user.role != Role.ADMIN and side_of(deal, user) is None):
+    if deal is None:
         raise NotFound("No such deal.")
+    if user.role != Role.ADMIN and side_of(deal, user) is None:
+        raise HiddenFromCaller("No such deal.")
     return deal
 
 

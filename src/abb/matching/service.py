@@ -24,7 +24,7 @@ from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.cache import MATCH_LIST_CACHE, get_cache
 from abb.core.config import Settings
 from abb.core.database import fetch_page, utcnow
-from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
+from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotOwner, Unprocessable
 from abb.matching.engine import FACTOR_LABELS as FACTOR_LABELS  # for the pages
 from abb.matching.engine import MatchIndex, Profile, Ranked, Weights, profile_from_partner, profile_from_sme
 from abb.matching.models import Decision, Match, MatchMessage, MatchStatus, Meeting, MeetingStatus, Side
@@ -265,7 +265,7 @@ def get_match_for_user(session: Session, *, match_id: int, user: User, lock: boo
     side = user_side(user)
     profile = companies.profile_of(session, user=user)
     if profile is None or (match.sme_id if side is Side.SME else match.partner_id) != profile.id:
-        raise Forbidden("This match is between other companies.")
+        raise NotOwner("This match is between other companies.")
     return match, side
 
 

@@ -44,8 +44,10 @@ def install_observability(
     business_labels: BusinessLabels,
     database_gauges: Sequence[DatabaseGauge],
     known_pages: Set[str],
+    extra_collectors: Sequence[object] = (),
 ) -> None:
-    """Middleware, /metrics, /health and the page-timing endpoint for the API app."""
+    """Middleware, /metrics, /health and the page-timing endpoint for the API app; `extra_collectors`
+    (other packages' scrape-time gauges) join the /metrics page."""
     from abb.observability import business, frontend, health
     from abb.observability.collectors import BuildInfoCollector, DatabaseCollector, HostCollector
     from abb.observability.metrics import (
@@ -76,6 +78,7 @@ def install_observability(
     ]
     if settings.host_metrics:
         collectors.append(HostCollector())
+    collectors.extend(extra_collectors)
     from abb.observability import celery as task_metrics
     from abb.tasks.celery_app import celery_app
     from abb.tasks.dispatch import in_process_pending

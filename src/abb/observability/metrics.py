@@ -181,8 +181,10 @@ def _allowed_networks(settings: Settings) -> list[ipaddress.IPv4Network | ipaddr
 
 
 def metrics_guard(settings: Settings) -> Callable[[Request], None]:
-    """Who may read /metrics on the main port: the bearer token, or an address in the allow-list."""
-    networks = _allowed_networks(settings)
+    """Who may read /metrics on the main port: the bearer token, or (outside production) an address in the
+    allow-list. In production the peer address proves nothing (a reverse proxy on the same host makes every
+    caller loopback), so only the token opens it; production refuses to start without a token or a port."""
+    networks = _allowed_networks(settings) if settings.env != "production" else []
     token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
 
     def check(request: Request) -> None:

@@ -268,6 +268,7 @@ def operations() -> Dashboard:
             backups_section(),
             capacity_section(),
             load_section(),
+            security_row(),
             (
                 "Alerts",
                 [
@@ -387,6 +388,52 @@ def capacity_section() -> tuple[str, list[Panel]]:
             projected("Database size in 7 days", "instance:pg_database_size_bytes:sum", "{{instance}}", "bytes"),
             projected("Connection use in 7 days", "instance:pg_connections:usage_ratio", "{{instance}}", "percentunit"),
             projected("Queue depth in 7 days", "queue:abb_celery_queue_depth:max", "{{queue}}", "short"),
+        ],
+    )
+
+
+def security_row() -> tuple[str, list[Panel]]:
+    """The Operations dashboard's Security row: the signals of deploy/prometheus/rules/security.yml."""
+    return (
+        "Security",
+        [
+            timeseries(
+                "Sign-in attempts per minute",
+                ("sum by (outcome, reason) (rate(abb_login_attempts_total[5m])) * 60", "{{outcome}} {{reason}}"),
+                description="SecurityBruteForceSurge fires at 30 failures a minute.",
+            ),
+            timeseries(
+                "Lockouts and rate-limit refusals per minute",
+                ("sum by (scope) (rate(abb_lockouts_total[10m])) * 60", "lockout {{scope}}"),
+                ("sum by (limit) (rate(abb_rate_limited_total[5m])) * 60", "429 {{limit}}"),
+            ),
+            timeseries(
+                "Injection attempts per minute",
+                ("sum by (kind, mode) (rate(abb_injection_detected_total[5m])) * 60", "{{kind}} ({{mode}})"),
+            ),
+            timeseries(
+                "401/403 per minute by route and role",
+                (
+                    "topk(10, sum by (route, role, status) (rate(abb_authz_denied_total[5m])) * 60)",
+                    "{{status}} {{role}} {{route}}",
+                ),
+                width=12,
+            ),
+            timeseries(
+                "Security events per minute",
+                (
+                    "topk(10, sum by (action, outcome) (rate(abb_security_events_total[5m])) * 60)",
+                    "{{action}} {{outcome}}",
+                ),
+                width=6,
+            ),
+            stat(
+                "Audit chain intact",
+                "min(abb_audit_chain_ok)",
+                width=3,
+                description="1 when the last verification held; AuditChainBroken fires at 0.",
+            ),
+            stat("Traffic anomalies (1 h)", "sum(increase(abb_traffic_anomalies_total[1h]))", width=3),
         ],
     )
 

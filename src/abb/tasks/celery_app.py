@@ -20,7 +20,7 @@ from abb.core.context import request_id_var
 from abb.tasks import NIGHTLY_RECOMPUTE
 
 # Every module that defines tasks: a worker imports these, so a task missing here is "unregistered" there.
-TASK_MODULES = ("abb.matching.tasks", "abb.notifications.tasks", "abb.deals.tasks")
+TASK_MODULES = ("abb.matching.tasks", "abb.notifications.tasks", "abb.deals.tasks", "abb.privacy.tasks")
 # Header carrying the id of the request that enqueued a task, so the task's log lines carry it too.
 REQUEST_ID_HEADER = "abb_request_id"
 
@@ -52,6 +52,9 @@ def configure(app: Celery, settings: Settings) -> None:
         enable_utc=True,
         beat_schedule={
             "nightly-match-recompute": {"task": NIGHTLY_RECOMPUTE, "schedule": crontab(hour=2, minute=30)},
+            # GDPR retention (docs/compliance.md) and the audit chain's verification (docs/security.md).
+            "nightly-retention": {"task": "abb.privacy.apply_retention", "schedule": crontab(hour=3, minute=15)},
+            "hourly-audit-verify": {"task": "abb.security.verify_audit_chain", "schedule": crontab(minute=7)},
         },
     )
 

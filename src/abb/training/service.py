@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
 from abb.core.database import fetch_page, utcnow
-from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
+from abb.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotOwner, Unprocessable
 from abb.observability.business import record_enrollment
 from abb.training.models import Course, Enrollment, EnrollmentStatus
 
@@ -176,7 +176,7 @@ def get_enrollment(session: Session, *, enrollment_id: int, user: User) -> Enrol
     if enrollment is None:
         raise NotFound("No such enrollment.")
     if enrollment.user_id != user.id and not _runs_course(session, user, enrollment.course_id):
-        raise Forbidden("Only the enrolled person, the instructor and admins can see this enrollment.")
+        raise NotOwner("Only the enrolled person, the instructor and admins can see this enrollment.")
     return enrollment
 
 
@@ -193,7 +193,7 @@ def cancel(session: Session, *, enrollment_id: int, user: User) -> Enrollment:
     if enrollment is None:
         raise NotFound("No such enrollment.")
     if enrollment.user_id != user.id and user.role != Role.ADMIN:
-        raise Forbidden("You can only cancel your own enrollment.")
+        raise NotOwner("You can only cancel your own enrollment.")
     course = _lock_course(session, enrollment.course_id)
     session.refresh(enrollment)
     if enrollment.status not in (EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED):

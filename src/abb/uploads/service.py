@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
 from abb.core.database import fetch_page
-from abb.core.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from abb.core.errors import Forbidden, NotFound, NotOwner, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from abb.security.access import record_access
 from abb.uploads.models import Document, DocumentKind
 from abb.uploads.sniff import EXTENSIONS, HEAD_BYTES, sniff
 from abb.uploads.storage import CHUNK_BYTES, Storage, new_key
@@ -127,7 +128,7 @@ def _readable(session: Session, *, document_id: int, user: User) -> Document:
     if document is None:
         raise NotFound("No such document.")
     if document.owner_id != user.id and user.role != Role.ADMIN:
-        raise Forbidden("Only the owner and admins can see this document.")
+        raise NotOwner("Only the owner and admins can see this document.")
     return document
 
 
@@ -139,6 +140,7 @@ def open_document(
     session: Session, *, storage: Storage, document_id: int, user: User
 ) -> tuple[Document, Iterator[bytes]]:
     document = _readable(session, document_id=document_id, user=user)
+    record_access(session, viewer_id=user.id, subject_user_id=document.owner_id, what="document", object_id=document.id)
     try:
         return document, storage.read(document.storage_key)
     except FileNotFoundError as exc:

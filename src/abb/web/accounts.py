@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _start_session(session: Session, settings: Settings, email: str, password: str, target: str) -> Response:
-    user = accounts.authenticate(session, email=email, password=password)
+    user = accounts.authenticate(session, email=email, password=password, settings=settings)
     token, _family = accounts.issue_web_session(session, user=user, settings=settings)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -81,7 +81,9 @@ def login_submit(request: Request, form: CheckedForm, session: SessionDep, setti
         return _start_session(session, settings, email, str(form.get("password", ""))[:256], target)
     except AppError as exc:
         error = gettext(exc.detail)
-        return render(request, "login.html", {"next": target, "error": error, "email": email}, status=exc.status)
+        page = render(request, "login.html", {"next": target, "error": error, "email": email}, status=exc.status)
+        page.headers.update(exc.headers)  # Retry-After on a 429
+        return page
 
 
 @router.post("/logout")

@@ -84,6 +84,8 @@ def web_user(request: Request, session: SessionDep, settings: SettingsDep) -> Us
     except AppError:
         return None
     set_actor(request, user.id)
+    request.state.role = user.role.value
+    request.app.state.rate_limits.check_user(user.id)
     request.state.web_user = user  # an error page shows the signed-in navigation too
     apply_user_preferences(session, user)
     return user
