@@ -88,7 +88,9 @@ def live_app(
         worker.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running on this thread while it is open, which
+# breaks asyncio.run() in every later test module; it is closed when tests/e2e/ is done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         unavailable("Debian's chromium is not installed (scripts/install-test-services.sh installs it)")
