@@ -122,6 +122,12 @@ def test_the_sign_in_page_says_when_to_retry(client, session, clock):
     )
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     assert "Try again in 1 s" in refused.text and "UTC" in refused.text
+    italian = client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf},
+        headers={"Accept": "text/html", "Accept-Language": "it-IT,it;q=0.9"},
+    )
+    assert italian.status_code == 429 and "Riprova tra 1 s" in italian.text and "UTC" in italian.text
 
 
 def test_many_accounts_from_one_address_and_one_account_from_many_addresses_raise_events(app, session, audit, clock):

@@ -53,6 +53,7 @@ from abb.web import connections as connection_pages
 from abb.web import deals as deal_pages
 from abb.web import matching as matching_pages
 from abb.web import preferences as preference_pages
+from abb.web import security_console as security_console_pages
 from abb.web import training as training_pages
 from abb.web import uploads as upload_pages
 from abb.web.errors import render_error_page
@@ -65,6 +66,7 @@ ROUTERS = (
     account_pages.router,
     preference_pages.router,
     admin_pages.router,
+    security_console_pages.router,
     connection_pages.router,
     company_pages.router,
     matching_router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +13,7 @@ from abb.accounts import service as accounts
 from abb.accounts.schemas import RegisterIn
 from abb.companies import service as companies
 from abb.core.config import Settings
+from abb.core.database import utcnow
 from abb.core.errors import AppError
 from abb.core.http import SessionDep, SettingsDep
 from abb.core.i18n import gettext
@@ -73,6 +75,15 @@ def login_page(request: Request, next: Annotated[str | None, Query(max_length=20
     return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
 
 
+def _retry_message(seconds: int) -> str:
+    """The lockout in the reader's language (the API's English detail says the same)."""
+    at = (utcnow() + timedelta(seconds=seconds)).strftime("%H:%M:%S UTC")
+    return gettext("Too many failed sign-ins: sign-in is paused. Try again in %(seconds)s s (at %(time)s).") % {
+        "seconds": seconds,
+        "time": at,
+    }
+
+
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(request: Request, form: CheckedForm, session: SessionDep, settings: SettingsDep) -> Response:
     email = str(form.get("email", "")).strip().lower()[:254]
@@ -80,7 +91,7 @@ def login_submit(request: Request, form: CheckedForm, session: SessionDep, setti
     try:
         return _start_session(session, settings, email, str(form.get("password", ""))[:256], target)
     except AppError as exc:
-        error = gettext(exc.detail)
+        error = gettext(exc.detail) if exc.status != 429 else _retry_message(int(exc.headers["Retry-After"]))
         page = render(request, "login.html", {"next": target, "error": error, "email": email}, status=exc.status)
         page.headers.update(exc.headers)  # Retry-After on a 429
         return page

@@ -44,7 +44,7 @@ async def admin_user(user: SignedInUser) -> User:
 AdminPageUser = Annotated[User, Depends(admin_user)]
 
 
-def _page_number(request: Request) -> int:
+def page_number(request: Request) -> int:
     try:
         return max(1, min(int(request.query_params.get("page", "1")), 10_000))
     except ValueError:
@@ -68,7 +68,7 @@ def users_page(request: Request, user: AdminPageUser, session: SessionDep) -> Re
     q = (params.get("q") or "").strip()[:100] or None
     role = params.get("role") if params.get("role") in {r.value for r in Role} else None
     state = params.get("state") if params.get("state") in ("active", "disabled") else None
-    page = _page_number(request)
+    page = page_number(request)
     items, total = accounts.list_users(
         session,
         q=q,
@@ -135,7 +135,7 @@ def companies_page(request: Request, user: AdminPageUser, session: SessionDep) -
     params = request.query_params
     kind = companies.PARTNER if params.get("kind") == "partner" else companies.SME
     q = (params.get("q") or "").strip()[:100] or None
-    page = _page_number(request)
+    page = page_number(request)
     items, total = companies.list_profiles(session, kind=kind, q=q, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     context = {
         "user": user,
@@ -163,7 +163,7 @@ def deals_page(request: Request, user: AdminPageUser, session: SessionDep) -> Re
 
 @router.get("/admin/courses", response_class=HTMLResponse)
 def courses_page(request: Request, user: AdminPageUser, session: SessionDep) -> Response:
-    page = _page_number(request)
+    page = page_number(request)
     items, total = training.list_courses(
         session, language=None, upcoming=False, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
     )

@@ -86,6 +86,8 @@ STATE_LABELS: dict[str, dict[str, str]] = {
         "cancelled": _("Cancelled"),
         "completed": _("Completed"),
     },
+    "incident": {"open": _("Open"), "acknowledged": _("Acknowledged"), "resolved": _("Resolved")},
+    "severity": {"low": _("Low"), "medium": _("Medium"), "high": _("High"), "critical": _("Critical")},
     "payment": {"pending": _("Pending"), "succeeded": _("Succeeded"), "failed": _("Failed")},
     "role": {"sme": _("Italian SME"), "partner": _("Partner"), "admin": _("Administrator")},
     "course_kind": {"course": _("Course"), "webinar": _("Webinar")},
