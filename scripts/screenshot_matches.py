@@ -1,7 +1,7 @@
 """Screenshot of the matches page in Italian for the README (docs/images/matches-it.png).
 
 Runs what `make run` runs (migrate, seed-demo, serve) in a temporary folder, signs the demo SME in with Debian's
-Chromium and sets Italian, then takes the picture with Chromium's own `--screenshot` on that browser profile.
+Chromium (through Playwright, as the tests do), sets Italian on the settings page and takes the picture.
 Run from the repository root: `.venv/bin/python scripts/screenshot_matches.py`.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness.chromium import CHROMIUM, Chromium
+from tests.harness.browser import chromium
 from tests.harness.monitoring import ABB, app_env, app_server
 from tests.harness.services import free_port
 
@@ -33,31 +33,20 @@ def main() -> None:
         subprocess.run(seed, env={**os.environ, **env}, check=True, timeout=600)  # noqa: S603 - our own command
         server.start(timeout=180)
         try:
-            profile = work / "chromium-profile"
-            browser = Chromium(profile)
-            browser.viewport(1280, 1000, mobile=False)
-            browser.open(f"{server.url}/login")
-            browser.submit_form("form[action='/login']", {"email": DEMO_SME, "password": DEMO_PASSWORD})
-            browser.open(f"{server.url}/settings")
-            browser.submit_form("form[action='/settings']", {"locale": "it"})
-            browser.close()  # writes the session cookie to the profile
-            OUT.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(  # noqa: S603 - Debian's chromium with fixed arguments
-                [
-                    CHROMIUM,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--hide-scrollbars",
-                    f"--user-data-dir={profile}",
-                    "--window-size=1280,1000",
-                    f"--screenshot={OUT.resolve()}",
-                    f"{server.url}/matches",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000}, base_url=server.url)
+                page.goto("/login")
+                page.fill("form[action='/login'] [name=email]", DEMO_SME)
+                page.fill("form[action='/login'] [name=password]", DEMO_PASSWORD)
+                with page.expect_navigation():
+                    page.click("form[action='/login'] [type=submit]")
+                page.goto("/settings")
+                page.select_option("form[action='/settings'] [name=locale]", "it")
+                with page.expect_navigation():
+                    page.click("form[action='/settings'] [type=submit]")
+                page.goto("/matches")
+                OUT.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=OUT)
         finally:
             server.stop()
     print(f"wrote {OUT}")

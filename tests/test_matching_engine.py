@@ -15,6 +15,7 @@ from tests.conftest import make_settings
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 WEIGHTS = Weights.from_settings(make_settings())
+FEW_POINTS = "Few points in common so far; complete your profile for better suggestions."
 
 
 def profile(id: int = 1, **fields) -> Profile:
@@ -142,14 +143,19 @@ def test_explanations_name_the_strongest_reasons_for_each_reader():
     partner = profile(2, text="food processing and distribution, packaging", languages=frozenset({"en", "sw"}))
     index = MatchIndex([sme], [partner], queries_are_smes=True)
     contributions = index.breakdown(0, 0, WEIGHTS)
-    for_sme, for_partner = index.explain(0, 0, contributions)
+    reasons, for_sme, for_partner = index.explain(0, 0, contributions)
+    assert reasons == [
+        {"factor": "sector", "sectors": ["agri_food"]},
+        {"factor": "country", "country": "KE", "city": "Nairobi"},
+        {"factor": "language", "languages": ["en"]},
+    ]
     assert for_sme == "Both work in agri-food processing; you target Kenya, they are in Nairobi; both speak English."
     assert (
         for_partner == "Both work in agri-food processing; they target Kenya, you are in Nairobi; both speak English."
     )
     # With the text weighted most, the shared words come first.
     text_first = Weights(tuple(90.0 if name == "text" else 1.0 for name in FACTORS))
-    wording = index.explain(0, 0, index.breakdown(0, 0, text_first))[0]
+    wording = index.explain(0, 0, index.breakdown(0, 0, text_first))[1]
     first_reason = wording.split(";")[0]
     assert first_reason.startswith("Your products and their services both mention ")
     assert {"food", "packaging"} <= set(first_reason.replace(",", " ").split())
@@ -198,4 +204,4 @@ def test_degenerate_inputs():
     empty = MatchIndex([sme], [], queries_are_smes=True)
     result = next(empty.rank([0], WEIGHTS, top_n=20))
     assert len(result.candidates) == 0
-    assert index.explain(0, 0, dict.fromkeys(FACTORS, 0.0))[0].startswith("Few points in common")
+    assert index.explain(0, 0, dict.fromkeys(FACTORS, 0.0))[1:] == (FEW_POINTS, FEW_POINTS)

@@ -22,12 +22,11 @@ import pytest
 
 from abb.demo.seed import DEMO_PASSWORD
 from tests.e2e.browsing import Visitor
+from tests.harness.browser import chromium
 from tests.harness.monitoring import ABB, app_server, worker_server
 from tests.harness.redis import RedisServer
-from tests.harness.services import PostgresServer, free_port, unavailable
+from tests.harness.services import PostgresServer, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 # Both languages are walked without doubling the journeys: the phone user is Italian.
@@ -92,14 +91,8 @@ def live_app(
 # breaks asyncio.run() in every later test module; it is closed when tests/e2e/ is done.
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        unavailable("Debian's chromium is not installed (scripts/install-test-services.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.hookimpl(hookwrapper=True)

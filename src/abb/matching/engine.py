@@ -29,6 +29,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from abb.companies.taxonomy import LANGUAGES, PARTNER_COUNTRIES, SECTORS, CompanySize
 from abb.core.config import Settings
+from abb.core.i18n import use_locale
+from abb.matching.wording import Reason, explanation, reasons_of
 
 # Each factor's name (its weight setting ABB_MATCHING_WEIGHT_<NAME>, its stored points) and its label on pages.
 FACTOR_LABELS = {
@@ -318,63 +320,14 @@ class MatchIndex:
         values = factor_values(sme, partner, self.text_similarity(query, candidate))
         return {name: weight * values[name] for name, weight in weights.points().items()}
 
-    def explain(self, query: int, candidate: int, contributions: Mapping[str, float]) -> tuple[str, str]:
-        """The two or three strongest reasons in words, for the SME and for the partner."""
+    def explain(self, query: int, candidate: int, contributions: Mapping[str, float]) -> tuple[list[Reason], str, str]:
+        """The two or three strongest reasons as facts, and in English words for the SME and for the partner."""
         sme, partner = self.pair(query, candidate)
         strongest = sorted((n for n in FACTORS if contributions[n] > 0.5), key=lambda n: -contributions[n])[:3]
         terms = self.shared_terms(query, candidate) if "text" in strongest else []
-        for_sme = [_reason(name, sme, partner, terms, reader_is_sme=True) for name in strongest]
-        for_partner = [_reason(name, sme, partner, terms, reader_is_sme=False) for name in strongest]
-        return _sentence(for_sme), _sentence(for_partner)
-
-
-def _and(words: Sequence[str]) -> str:
-    words = list(words)
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _sentence(reasons: Sequence[str]) -> str:
-    if not reasons:
-        return "Few points in common so far; complete your profile for better suggestions."
-    text = "; ".join(reasons)
-    return text[0].upper() + text[1:] + "."
-
-
-def _when(days: float | None) -> str:
-    if days is None:
-        return "not yet"
-    if days < 1:
-        return "today"
-    if days < 7:
-        return "this week"
-    return f"{round(days)} days ago"
-
-
-def _reason(name: str, sme: Profile, partner: Profile, terms: Sequence[str], *, reader_is_sme: bool) -> str:
-    """One factor in words, from the reader's point of view ('you' is the reader, 'they' the other side)."""
-    other = partner if reader_is_sme else sme
-    if name == "sector":
-        shared = [SECTORS[s] for s in sorted(sme.sectors & partner.sectors, key=list(SECTORS).index)]
-        return f"both work in {_and(shared[:2])}"
-    if name == "text":
-        mine, theirs = ("products", "services") if reader_is_sme else ("services", "products")
-        return f"your {mine} and their {theirs} both mention {_and(terms)}" if terms else "similar activities"
-    if name == "country":
-        country = PARTNER_COUNTRIES.get(next(iter(sorted(partner.countries))), "")
-        if reader_is_sme:
-            return f"you target {country}, they are in {partner.city}"
-        return f"they target {country}, you are in {partner.city}"
-    if name == "language":
-        shared = [LANGUAGES[code] for code in sorted(sme.languages & partner.languages, key=list(LANGUAGES).index)]
-        return f"both speak {_and(shared)}"
-    if name == "size":
-        if sme.size == partner.size:
-            return f"both are {sme.size} companies"
-        reader = sme if reader_is_sme else partner
-        return f"close in size (they are {other.size}, you are {reader.size})"
-    if name == "completeness":
-        return f"their profile is {round(other.completeness * 100)}% complete"
-    return f"they were active {_when(other.days_since_seen)}"
+        reasons = reasons_of(sme, partner, strongest, terms)
+        with use_locale("en"):  # the stored text is the API's, which stays English whoever triggered the run
+            return reasons, explanation(reasons, reader_is_sme=True), explanation(reasons, reader_is_sme=False)
 
 
 def warm_up() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abb.companies.models import PartnerProfile, SmeProfile
 from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum, utcnow
+from abb.matching.wording import explanation
 
 
 class Side(enum.StrEnum):
@@ -55,6 +56,9 @@ class Match(TimestampMixin, Base):
     # The same reasons, worded for each reader ("you target Kenya, they are in Nairobi").
     sme_explanation: Mapped[str] = mapped_column(Text)
     partner_explanation: Mapped[str] = mapped_column(Text)
+    # The facts behind those words (see matching/wording.py), worded at display time in the reader's language;
+    # None for matches stored before they were kept, which show their stored English text.
+    reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     status: Mapped[MatchStatus] = mapped_column(string_enum(MatchStatus), default=MatchStatus.SUGGESTED, index=True)
     sme_decision: Mapped[Decision] = mapped_column(string_enum(Decision), default=Decision.PENDING)
     partner_decision: Mapped[Decision] = mapped_column(string_enum(Decision), default=Decision.PENDING)
@@ -74,7 +78,14 @@ class Match(TimestampMixin, Base):
         return self.sme_decision if side is Side.SME else self.partner_decision
 
     def explanation_for(self, side: Side) -> str:
+        """The stored English wording (the API's)."""
         return self.sme_explanation if side is Side.SME else self.partner_explanation
+
+    def explanation_in_current_language(self, side: Side) -> str:
+        """The reasons worded for this side in the language in force (pages and e-mails)."""
+        if self.reasons is None:
+            return self.explanation_for(side)
+        return explanation(self.reasons, reader_is_sme=side is Side.SME)
 
 
 class Meeting(TimestampMixin, Base):

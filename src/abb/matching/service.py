@@ -70,14 +70,20 @@ def _store(session: Session, index: MatchIndex, ranked: Iterable[Ranked], weight
     own_column = Match.sme_id if queries_are_smes else Match.partner_id
     other_column = Match.partner_id if queries_are_smes else Match.sme_id
     query_ids = [index.queries.profiles[r.query].id for r in ranked]
-    existing: dict[tuple[int, int], tuple[int, MatchStatus, float, str]] = {}
+    existing: dict[tuple[int, int], tuple[int, MatchStatus, float, str, bool]] = {}
     untouched: dict[int, list[int]] = defaultdict(list)  # query id -> counterparts of its untouched suggestions
-    for match_id, own, other, match_status, score, explanation in session.execute(
-        select(Match.id, own_column, other_column, Match.status, Match.score, Match.sme_explanation).where(
-            own_column.in_(query_ids)
-        )
+    for match_id, own, other, match_status, score, explanation, has_reasons in session.execute(
+        select(
+            Match.id,
+            own_column,
+            other_column,
+            Match.status,
+            Match.score,
+            Match.sme_explanation,
+            Match.reasons.isnot(None),
+        ).where(own_column.in_(query_ids))
     ):
-        existing[own, other] = (match_id, match_status, score, explanation)
+        existing[own, other] = (match_id, match_status, score, explanation, has_reasons)
         if match_status is MatchStatus.SUGGESTED:
             untouched[own].append(other)
     candidate_position = {p.id: i for i, p in enumerate(index.candidates.profiles)}
@@ -91,12 +97,13 @@ def _store(session: Session, index: MatchIndex, ranked: Iterable[Ranked], weight
         for candidate in dict.fromkeys(best + stale):
             other_id = index.candidates.profiles[candidate].id
             contributions = index.breakdown(result.query, candidate, weights)
-            for_sme, for_partner = index.explain(result.query, candidate, contributions)
+            reasons, for_sme, for_partner = index.explain(result.query, candidate, contributions)
             values = {
                 "score": round(sum(contributions.values()), 1),
                 "factors": {name: round(points, 2) for name, points in contributions.items()},
                 "sme_explanation": for_sme,
                 "partner_explanation": for_partner,
+                "reasons": reasons,
             }
             found = existing.get((own_id, other_id))
             if found is None:
@@ -113,7 +120,12 @@ def _store(session: Session, index: MatchIndex, ranked: Iterable[Ranked], weight
                         "updated_at": now,
                     }
                 )
-            elif found[1] is MatchStatus.SUGGESTED and (found[2], found[3]) != (values["score"], for_sme):
+            elif found[1] is MatchStatus.SUGGESTED and (found[2], found[3], found[4]) != (
+                values["score"],
+                for_sme,
+                True,
+            ):
+                # Rescored, reworded, or stored before its reasons were kept as facts.
                 changed_rows.append({"match_id": found[0], **{f"new_{k}": v for k, v in values.items()}})
     created: list[int] = []
     if new_rows:
@@ -128,6 +140,7 @@ def _store(session: Session, index: MatchIndex, ranked: Iterable[Ranked], weight
                 factors=bindparam("new_factors"),
                 sme_explanation=bindparam("new_sme_explanation"),
                 partner_explanation=bindparam("new_partner_explanation"),
+                reasons=bindparam("new_reasons"),
                 updated_at=now,
             ),
             changed_rows,

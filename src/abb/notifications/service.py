@@ -130,7 +130,7 @@ def _line(item: _Item) -> dict[str, object]:
         "counterpart": other.name,
         "place": f"{other.city}, {country}",
         "score": round(item.match.score),
-        "explanation": item.match.explanation_for(item.side),
+        "explanation": item.match.explanation_in_current_language(item.side),
     }
 
 

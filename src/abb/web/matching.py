@@ -14,7 +14,7 @@ from abb.core.errors import AppError
 from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.core.i18n import from_local
 from abb.matching import service
-from abb.matching.models import MatchStatus
+from abb.matching.models import Match, MatchStatus, Side
 from abb.matching.schemas import MatchOut, MeetingAcceptIn, MeetingIn, MeetingOut
 from abb.web.forms import require_confirmation, validate_form
 from abb.web.kit import CheckedForm, SignedInUser, page_number, render, safe_next
@@ -22,6 +22,11 @@ from abb.web.kit import CheckedForm, SignedInUser, page_number, render, safe_nex
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 25  # the top 20 suggestions and a few introductions fit on one page
 MAX_SLOTS = 5
+
+
+def _shown(match: Match, side: Side) -> MatchOut:
+    """The API's view of a match with its explanation worded in the page's language."""
+    return MatchOut.of(match, side).model_copy(update={"explanation": match.explanation_in_current_language(side)})
 
 
 def _has_matches(user: User) -> bool:
@@ -43,7 +48,7 @@ def matches_page(request: Request, user: SignedInUser, session: SessionDep) -> R
             "user": user,
             "has_profile": companies.profile_of(session, user=user) is not None,
             "can_match": _has_matches(user),
-            "matches": [MatchOut.of(m, service.user_side(user)) for m in items],
+            "matches": [_shown(m, service.user_side(user)) for m in items],
             "total": total,
             "status": status,
             "statuses": [s.value for s in MatchStatus],
@@ -79,7 +84,7 @@ def _detail(
         "match_detail.html",
         {
             "user": user,
-            "match": MatchOut.of(match, side),
+            "match": _shown(match, side),
             "side": side.value,
             "contact": service.contact_of(session, match=match, side=side),
             "messages": service.messages_of_match(session, match=match),
