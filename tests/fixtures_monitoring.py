@@ -9,6 +9,7 @@ alert's `for:` shortened to 1s, 1s notification grouping), a Slack/PagerDuty web
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -123,6 +124,16 @@ def push_recovery_figures(gateway: str) -> None:
     metrics.push(gateway, metrics.DRILL_JOB, metrics.drill_registry(report))
 
 
+def push_perf_report(gateway: str) -> None:
+    """What `make perf --pushgateway` pushes (perf/run.py's own push), from a one-step report."""
+    spec = importlib.util.spec_from_file_location("perf_run", Path(__file__).resolve().parent.parent / "perf/run.py")
+    assert spec and spec.loader
+    perf_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(perf_run)
+    row = {"method": "GET", "endpoint": "/api/v1/me", "rps": 180.0, "p50": 0.02, "p95": 0.06, "p99": 0.09, "errors": 0}
+    perf_run.push(gateway, {"knee_users": 100, "steps": [{"users": 50, "endpoints": [row]}]})
+
+
 @dataclass
 class LiveMonitoring:
     app: stack.Server
@@ -181,6 +192,7 @@ def live_monitoring(
             server.start(timeout=60)
         push_ci_report(work, servers["pushgateway"].url)
         push_recovery_figures(servers["pushgateway"].url)
+        push_perf_report(servers["pushgateway"].url)
         # The audit chain's verification (hourly by the worker's beat): its result is a dashboard panel and an alert.
         verified = subprocess.run(
             [harness.ABB, "audit", "verify"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60

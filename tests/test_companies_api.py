@@ -175,3 +175,14 @@ def test_openapi_declares_problem_schema(client):
     responses = spec["paths"]["/api/v1/smes/{profile_id}"]["patch"]["responses"]
     assert {"403", "404", "409", "422"} <= set(responses)
     assert "application/problem+json" in responses["403"]["content"]
+
+
+def test_openapi_says_every_body_can_be_malformed_or_too_large(client):
+    """An optional body (the admin's enable with its reason) still answers 400 to bytes that are not JSON."""
+    spec = client.get("/openapi.json").json()
+    readers = [op for item in spec["paths"].values() for op in item.values() if "requestBody" in op]
+    assert readers, "no operation in the OpenAPI document reads a body"
+    for operation in readers:
+        assert {"400", "413"} <= set(operation["responses"]), operation["operationId"]
+    enable = spec["paths"]["/api/v1/admin/users/{user_id}/enable"]["post"]["responses"]
+    assert "application/problem+json" in enable["400"]["content"]

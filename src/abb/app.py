@@ -192,11 +192,24 @@ def _register_problem_schema(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = Problem.model_json_schema()
         _validation_errors_are_problems(schema)
+        _bodies_can_be_malformed(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _bodies_can_be_malformed(schema: dict[str, Any]) -> None:
+    """Any operation that reads a body (even an optional one) answers 400 to bytes that are not JSON and 413 to
+    a body over the limit (abb.core.http), whatever its route declares."""
+    answers = problem_responses(400, 413)
+    for operation in (op for item in schema.get("paths", {}).values() for op in item.values()):
+        if "requestBody" in operation:
+            for status, answer in answers.items():
+                operation["responses"].setdefault(
+                    str(status), {"description": answer["description"], "content": answer["content"]}
+                )
 
 
 def _validation_errors_are_problems(schema: dict[str, Any]) -> None:
