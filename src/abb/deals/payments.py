@@ -133,6 +133,15 @@ def attempt_payment(
     return Attempt(payment, started.instructions, None)
 
 
+def provider_available(provider_name: ProviderName, settings: Settings) -> bool:
+    """Whether this deployment offers the provider (pages show only the methods it offers)."""
+    try:
+        provider_for(provider_name, settings)
+    except Unprocessable:
+        return False
+    return True
+
+
 def provider_offered(provider_name: ProviderName, settings: Settings) -> None:
     """Unprocessable when this deployment does not offer the provider (e.g. no Stripe key)."""
     provider_for(provider_name, settings)
