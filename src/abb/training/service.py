@@ -369,11 +369,14 @@ def pay(
         raise NotOwner("Only the enrolled person pays their seat.")
     payments.provider_offered(provider_name, settings)
     course = _lock_course(session, enrollment.course_id)
-    _expired, promoted = _release_expired(session, course, settings)
+    expired, promoted = _release_expired(session, course, settings)
     session.refresh(enrollment)
     if enrollment.status != E.AWAITING_PAYMENT:
-        session.commit()  # keep the expiry just applied: it is true whatever this request wanted
-        _record_seated(promoted)
+        if expired:
+            session.commit()  # keep the expiry just applied: it is true whatever this request wanted
+            _record_seated(promoted)
+        else:
+            session.rollback()
         raise InvalidTransition(
             "Your seat hold has expired; enroll again to hold a new seat."
             if enrollment.status == E.EXPIRED
