@@ -410,6 +410,9 @@ def test_card_money_for_a_seat_that_is_gone_is_kept_for_a_refund(client, session
     enrollment = session.get(Enrollment, hold["id"])
     assert (enrollment.status, enrollment.received_minor, enrollment.paid_at) == (EnrollmentStatus.EXPIRED, PRICE, None)
     assert client.get(f"/api/v1/courses/{course.id}", headers=payer).json()["seats_taken"] == 1  # never oversold
+    admin = make_user(session, Role.ADMIN)
+    assert sign_in(client, admin.email).status_code == 303
+    assert "Refund owed: €149.00" in client.get(f"/admin/courses/{course.id}").text  # where an admin sees it
 
 
 # --- pages -------------------------------------------------------------------------------------
