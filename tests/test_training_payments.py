@@ -163,6 +163,15 @@ def test_cancelling_a_held_seat_lets_the_first_waiting_person_in(client, session
     assert session.get(Enrollment, queued["id"]).status == EnrollmentStatus.AWAITING_PAYMENT
 
 
+def test_the_release_task_runs_every_minute_under_beat():
+    from abb.tasks import RELEASE_EXPIRED_SEAT_HOLDS
+    from abb.tasks.celery_app import TASK_MODULES, celery_app
+
+    entries = [e for e in celery_app.conf.beat_schedule.values() if e["task"] == RELEASE_EXPIRED_SEAT_HOLDS]
+    assert [e["schedule"] for e in entries] == [60.0] and "abb.training.tasks" in TASK_MODULES
+    assert celery_app.tasks[RELEASE_EXPIRED_SEAT_HOLDS].name == release_expired_seat_holds.name
+
+
 def test_the_release_task_expires_every_overdue_hold_and_promotes_the_waitlist(tmp_path: Path):
     engine: Engine = make_engine(make_settings(database_url=f"sqlite:///{tmp_path / 'holds.sqlite3'}"))
     with engine.begin() as conn:
