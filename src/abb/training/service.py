@@ -154,15 +154,23 @@ def _release_expired(session: Session, course: Course, settings: Settings) -> tu
 
 
 def _hold_seat(enrollment: Enrollment, course: Course, minutes: int) -> None:
-    """Hold a seat of a paid course until it is paid, with a fresh bank-transfer reference."""
-    enrollment.status = E.AWAITING_PAYMENT
+    """Hold a seat of a paid course until it is paid, with a fresh bank-transfer reference.
+
+    Money already received on this row (a payment that came after an earlier hold lapsed, still owed back)
+    counts towards the new seat rather than being forgotten; when it covers the price the seat is paid.
+    """
+    now = utcnow()
     enrollment.amount_minor, enrollment.currency = course.price_minor, Currency(course.currency)
-    enrollment.received_minor, enrollment.provider, enrollment.paid_at = 0, None, None
+    enrollment.received_minor = enrollment.received_minor or 0
+    enrollment.provider, enrollment.paid_at = None, None
     enrollment.payment_reference = payments.new_payment_reference()
-    enrollment.hold_expires_at = utcnow() + timedelta(minutes=minutes)
+    if enrollment.received_minor >= course.price_minor:
+        enrollment.status, enrollment.paid_at, enrollment.hold_expires_at = E.ENROLLED, now, None
+    else:
+        enrollment.status, enrollment.hold_expires_at = E.AWAITING_PAYMENT, now + timedelta(minutes=minutes)
 
 
-def _seat_status(enrollment: Enrollment, course: Course, settings: Settings, *, hold_minutes: int) -> None:
+def _seat_status(enrollment: Enrollment, course: Course, *, hold_minutes: int) -> None:
     """Give `enrollment` a seat: enrolled for a free course, held awaiting payment for a paid one."""
     if course.price_minor > 0:
         _hold_seat(enrollment, course, hold_minutes)
@@ -224,7 +232,7 @@ def enroll(session: Session, *, course_id: int, user: User, settings: Settings, 
         _refuse(session, Conflict("This course is full; enroll with waitlist=true to join the waitlist."))
     enrollment = existing or Enrollment(course_id=course_id, user_id=user.id)
     if seat_free:
-        _seat_status(enrollment, course, settings, hold_minutes=settings.seat_hold_card_minutes)
+        _seat_status(enrollment, course, hold_minutes=settings.seat_hold_card_minutes)
     else:
         enrollment.status = E.WAITLISTED
     enrollment.queued_at = now
@@ -294,7 +302,7 @@ def _promote_waitlist(session: Session, course: Course, settings: Settings) -> l
         )
     )
     for enrollment in waiting:
-        _seat_status(enrollment, course, settings, hold_minutes=settings.seat_hold_transfer_minutes)
+        _seat_status(enrollment, course, hold_minutes=settings.seat_hold_transfer_minutes)
     return waiting
 
 
