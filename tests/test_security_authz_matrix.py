@@ -247,6 +247,8 @@ PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
         "confirm_password": "a-new-long-passphrase-2026",
     },
 }
+
+
 def route_table(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path template) of every route the app answers, included routers' too."""
     routes: list[tuple[str, str]] = []
