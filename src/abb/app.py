@@ -146,6 +146,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         wait_seconds=settings.request_queue_seconds,
         retry_after_seconds=settings.retry_after_seconds,
     )
+    app.state.hashing_gate = AdmissionGate(
+        limit=settings.password_hashing_concurrency,
+        max_waiting=settings.request_queue_max,
+        wait_seconds=settings.request_queue_seconds,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if database is not None:
         app.state.db = database
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
