@@ -177,12 +177,15 @@ def test_openapi_declares_problem_schema(client):
     assert "application/problem+json" in responses["403"]["content"]
 
 
-def test_openapi_says_every_body_can_be_malformed_or_too_large(client):
-    """An optional body (the admin's enable with its reason) still answers 400 to bytes that are not JSON."""
+def test_openapi_says_what_every_layer_can_answer(client):
+    """Rate limits (429) and shedding (503) apply to every operation; an optional body (the admin's enable with
+    its reason) still answers 400 to bytes that are not JSON."""
     spec = client.get("/openapi.json").json()
-    readers = [op for item in spec["paths"].values() for op in item.values() if "requestBody" in op]
+    operations = [op for item in spec["paths"].values() for op in item.values()]
+    readers = [op for op in operations if "requestBody" in op]
     assert readers, "no operation in the OpenAPI document reads a body"
-    for operation in readers:
-        assert {"400", "413"} <= set(operation["responses"]), operation["operationId"]
+    for operation in operations:
+        expected = {"400", "413", "429", "503"} if operation in readers else {"429", "503"}
+        assert expected <= set(operation["responses"]), operation["operationId"]
     enable = spec["paths"]["/api/v1/admin/users/{user_id}/enable"]["post"]["responses"]
     assert "application/problem+json" in enable["400"]["content"]

@@ -179,3 +179,59 @@ def test_request_a_meeting_needs_an_own_profile_and_an_existing_company(client, 
     missing = client.post("/partners/424242/request-meeting", data={"csrf_token": token}, headers=HTML)
     assert missing.status_code == 404
     assert db_snapshot(session) == before
+
+
+def test_request_a_meeting_with_a_company_of_ones_own_kind_is_refused_with_403(client, session):
+    # SMEs ask partners and partners ask SMEs; a partner posting to another partner's form (or an SME to an
+    # SME's) is refused like any role refusal: a page for a browser, problem+json for a machine; nothing stored.
+    partner_user = make_user(session, Role.PARTNER)
+    make_partner(session, owner=partner_user)
+    other_partner = make_partner(session)
+    sme_user = make_user(session, Role.SME)
+    make_sme(session, owner=sme_user)
+    other_sme = make_sme(session)
+    for user, path in (
+        (partner_user, f"/partners/{other_partner.id}/request-meeting"),
+        (sme_user, f"/smes/{other_sme.id}/request-meeting"),
+    ):
+        sign_in(client, user.email)
+        token = _csrf(client, "/dashboard")
+        before = db_snapshot(session)
+        page = client.post(path, data={"csrf_token": token}, headers=HTML, follow_redirects=False)
+        assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+        assert "Not allowed" in page.text
+        machine = client.post(
+            path, data={"csrf_token": token}, headers={"Accept": "application/json"}, follow_redirects=False
+        )
+        assert machine.status_code == 403
+        assert machine.headers["content-type"] == "application/problem+json"
+        assert machine.json()["detail"] == "SMEs ask partners to meet, and partners ask SMEs."
+        assert db_snapshot(session) == before
+
+
+def test_a_stranger_is_refused_before_the_confirmation_box_is_looked_at(client, session):
+    # Ownership comes before form validation: without `confirm` a stranger still gets 403, not 422.
+    parties = connect(session)
+    meeting = Meeting(
+        match_id=parties.match.id,
+        proposed_by=Side.PARTNER,
+        slots=[(datetime.now(UTC) + timedelta(days=3)).isoformat()],
+        video_link="https://meet.example/abc",
+        status=MeetingStatus.PROPOSED,
+    )
+    session.add(meeting)
+    session.commit()
+    stranger = connect(session).sme_user
+    sign_in(client, stranger.email)
+    token = _csrf(client, "/dashboard")
+    before = db_snapshot(session)
+    for path in (f"/meetings/{meeting.id}/cancel", f"/matches/{parties.match.id}/close"):
+        refused = client.post(path, data={"csrf_token": token}, headers=HTML)
+        assert refused.status_code == 403, path
+    assert db_snapshot(session) == before
+    sign_in(client, parties.sme_user.email)
+    token = _csrf(client, "/dashboard")
+    signed_in = db_snapshot(session)
+    unconfirmed = client.post(f"/meetings/{meeting.id}/cancel", data={"csrf_token": token}, headers=HTML)
+    assert unconfirmed.status_code == 422  # the owner is asked to tick the box
+    assert db_snapshot(session) == signed_in

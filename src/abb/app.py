@@ -146,6 +146,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         wait_seconds=settings.request_queue_seconds,
         retry_after_seconds=settings.retry_after_seconds,
     )
+    app.state.hashing_gate = AdmissionGate(
+        limit=settings.password_hashing_concurrency,
+        max_waiting=settings.request_queue_max,
+        wait_seconds=settings.request_queue_seconds,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if database is not None:
         app.state.db = database
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
@@ -192,7 +198,7 @@ def _register_problem_schema(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = Problem.model_json_schema()
         _validation_errors_are_problems(schema)
-        _bodies_can_be_malformed(schema)
+        _answers_every_operation_can_give(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
         return schema
@@ -200,16 +206,17 @@ def _register_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _bodies_can_be_malformed(schema: dict[str, Any]) -> None:
-    """Any operation that reads a body (even an optional one) answers 400 to bytes that are not JSON and 413 to
-    a body over the limit (abb.core.http), whatever its route declares."""
-    answers = problem_responses(400, 413)
+def _answers_every_operation_can_give(schema: dict[str, Any]) -> None:
+    """Answers that come from the layers every request passes, whatever its route declares: 429 from the
+    rate limits on the whole API (abb.security), 503 from load shedding and an unreachable database
+    (abb.core.http), and, for an operation that reads a body (even an optional one), 400 to bytes that are not
+    JSON and 413 to a body over the limit."""
     for operation in (op for item in schema.get("paths", {}).values() for op in item.values()):
-        if "requestBody" in operation:
-            for status, answer in answers.items():
-                operation["responses"].setdefault(
-                    str(status), {"description": answer["description"], "content": answer["content"]}
-                )
+        statuses = (400, 413, 429, 503) if "requestBody" in operation else (429, 503)
+        for status, answer in problem_responses(*statuses).items():
+            operation["responses"].setdefault(
+                str(status), {"description": answer["description"], "content": answer["content"]}
+            )
 
 
 def _validation_errors_are_problems(schema: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from abb.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
+from abb.core.http import PASSWORD_HASHING_TURN, IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -32,12 +32,18 @@ def _tokens(pair: service.TokenPair) -> TokenOut:
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     responses=problem_responses(400, 409, 413, 422),
+    dependencies=[PASSWORD_HASHING_TURN],
 )
 def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
     return UserOut.model_validate(service.register(session, register_in=body, settings=settings))
 
 
-@router.post("/auth/login", response_model=TokenOut, responses=problem_responses(400, 401, 403, 422))
+@router.post(
+    "/auth/login",
+    response_model=TokenOut,
+    responses=problem_responses(400, 401, 403, 422),
+    dependencies=[PASSWORD_HASHING_TURN],
+)
 def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
     user = service.authenticate(session, email=body.email, password=body.password, settings=settings)
     return _tokens(service.issue_tokens(session, user=user, settings=settings))
@@ -54,7 +60,12 @@ def logout(body: RefreshIn, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(400, 401, 403, 422))
+@router.post(
+    "/auth/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 401, 403, 422),
+    dependencies=[PASSWORD_HASHING_TURN],
+)
 def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
     service.change_password(
         session,
@@ -91,6 +102,7 @@ def list_users(
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     responses=problem_responses(400, 401, 403, 409, 422),
+    dependencies=[PASSWORD_HASHING_TURN],
 )
 def create_user(body: AdminCreateUserIn, _admin: AdminUser, session: SessionDep, settings: SettingsDep) -> UserOut:
     return UserOut.model_validate(service.register(session, register_in=body, settings=settings))

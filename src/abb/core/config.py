@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     request_concurrency: int | None = Field(default=None, ge=1, le=1000)
     request_queue_seconds: float = Field(default=10.0, ge=0, le=300)
     request_queue_max: int = Field(default=1000, ge=0, le=100_000)
+    # Requests per worker process that may run Argon2 (sign-in, registration, password change or reset,
+    # erasure) at once; the others wait for a turn on the event loop before they take a database session or a
+    # request thread, in the same queue bounds as above, so a sign-in burst does not starve other requests.
+    # Hashing itself runs one at a time (core/security.py): the second turn does its database work meanwhile.
+    password_hashing_concurrency: int = Field(default=2, ge=1, le=64)
     # What Retry-After says when a request is shed (overload) or the database is unreachable.
     retry_after_seconds: int = Field(default=2, ge=1, le=3600)
     # SIGTERM (Cloud Run gives 10 s before SIGKILL): requests in progress get this long, then are cancelled.

@@ -204,6 +204,21 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def password_hashing_turn(request: Request) -> AsyncIterator[None]:
+    """A turn among the requests that run Argon2, taken before their session and their thread: a burst of
+    sign-ins waits here, each a future on the event loop, holding no admission place and no thread that other
+    requests need. Put it in the route's `dependencies` (those are resolved before the parameters)."""
+    gate: AdmissionGate = request.app.state.hashing_gate
+    await gate.enter()
+    try:
+        yield
+    finally:
+        gate.leave()
+
+
+PASSWORD_HASHING_TURN = Depends(password_hashing_turn)
+
+
 async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

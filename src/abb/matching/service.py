@@ -319,10 +319,13 @@ def decline(session: Session, *, match_id: int, user: User, reason: str | None =
     return _decide(session, match_id=match_id, user=user, decision=Decision.DECLINED, reason=reason)
 
 
-def request_match(session: Session, *, user: User, profile_id: int, settings: Settings) -> Match:
+def request_match(session: Session, *, user: User, profile_side: Side, profile_id: int, settings: Settings) -> Match:
     """Ask to meet a company from its profile page: the match (scored like a suggestion) counts as accepted by
-    the asking side; the other side accepts or declines it with a reason, as any match."""
+    the asking side; the other side accepts or declines it with a reason, as any match. `profile_side` is the
+    kind of company asked: SMEs ask partners, partners ask SMEs (anyone else is refused before anything is read)."""
     side = user_side(user)
+    if side is profile_side:
+        raise Forbidden("SMEs ask partners to meet, and partners ask SMEs.")
     own = companies.profile_of(session, user=user)
     if own is None:
         raise Conflict("Complete your company profile before asking to meet.")
@@ -433,12 +436,19 @@ def meetings_of_match(session: Session, *, match: Match) -> list[Meeting]:
     return list(session.scalars(select(Meeting).where(Meeting.match_id == match.id).order_by(Meeting.id)).unique())
 
 
-def cancel_meeting(session: Session, *, meeting_id: int, user: User, reason: str | None) -> Meeting:
-    """Either side calls off a proposal or an agreed time; they can then propose new times."""
-    meeting = session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
+def get_meeting_for_user(session: Session, *, meeting_id: int, user: User, lock: bool = False) -> tuple[Meeting, Match]:
+    """A meeting of one of the user's matches, and that match: 404 when it does not exist, 403 when it is
+    someone else's."""
+    meeting = session.get(Meeting, meeting_id, with_for_update=lock or None, populate_existing=lock)
     if meeting is None:
         raise NotFound("No such meeting.")
-    get_match_for_user(session, match_id=meeting.match_id, user=user)
+    match, _side = get_match_for_user(session, match_id=meeting.match_id, user=user)
+    return meeting, match
+
+
+def cancel_meeting(session: Session, *, meeting_id: int, user: User, reason: str | None) -> Meeting:
+    """Either side calls off a proposal or an agreed time; they can then propose new times."""
+    meeting, _match = get_meeting_for_user(session, meeting_id=meeting_id, user=user, lock=True)
     if meeting.status is MeetingStatus.CANCELLED:
         raise InvalidTransition("This meeting is already cancelled.")
     if meeting.starts_at is not None and meeting.starts_at <= utcnow():
@@ -451,10 +461,7 @@ def cancel_meeting(session: Session, *, meeting_id: int, user: User, reason: str
 
 def agreed_meeting_for_user(session: Session, *, meeting_id: int, user: User) -> tuple[Meeting, Match]:
     """An agreed meeting of one of the user's matches (for its calendar file)."""
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise NotFound("No such meeting.")
-    match, _side = get_match_for_user(session, match_id=meeting.match_id, user=user)
+    meeting, match = get_meeting_for_user(session, meeting_id=meeting_id, user=user)
     if meeting.status is not MeetingStatus.ACCEPTED or meeting.starts_at is None:
         raise Conflict("Only an agreed meeting has a calendar entry.")
     return meeting, match

@@ -104,10 +104,13 @@ def _measure_capacity(app: FastAPI, settings: Settings) -> None:
     from abb.observability.capacity import LoopLagMonitor, watch_gate
     from abb.observability.metrics import HTTP_SHED
 
-    for reason in ("queue_full", "queue_timeout"):
+    for reason in ("queue_full", "queue_timeout", "hashing_queue_full", "hashing_queue_timeout"):
         HTTP_SHED.labels(reason)  # known label values read 0, not "no data"
     gate = getattr(app.state, "gate", None)
     if gate is not None:
         gate.on_shed = lambda reason: HTTP_SHED.labels(reason).inc()
         watch_gate(gate)
+    hashing_gate = getattr(app.state, "hashing_gate", None)
+    if hashing_gate is not None:  # the sign-ins' own queue (core/http.py password_hashing_turn)
+        hashing_gate.on_shed = lambda reason: HTTP_SHED.labels(f"hashing_{reason}").inc()
     app.state.loop_lag = LoopLagMonitor(settings.loop_lag_interval_seconds)

@@ -14,7 +14,7 @@ from abb.accounts.schemas import UserOut
 from abb.accounts.service import revoke_family
 from abb.core.database import utcnow
 from abb.core.errors import NotFound
-from abb.core.http import Page, PageDep, SessionDep
+from abb.core.http import PASSWORD_HASHING_TURN, Page, PageDep, SessionDep
 from abb.core.openapi import problem_responses
 from abb.core.security import decode_jwt
 from abb.privacy import service
@@ -40,7 +40,10 @@ def correct_me(body: CorrectionIn, user: CurrentUser, session: SessionDep) -> Us
 
 
 @router.post(
-    "/me/erasure", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(400, 401, 403, 409, 422)
+    "/me/erasure",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 401, 403, 409, 422),
+    dependencies=[PASSWORD_HASHING_TURN],
 )
 def erase_me(body: ErasureIn, user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
     service.erase(session, user=user, password=body.password, storage=storage)

@@ -15,7 +15,7 @@ from abb.companies import service as companies
 from abb.core.config import Settings
 from abb.core.database import utcnow
 from abb.core.errors import AppError
-from abb.core.http import SessionDep, SettingsDep
+from abb.core.http import PASSWORD_HASHING_TURN, SessionDep, SettingsDep
 from abb.core.i18n import gettext
 from abb.web.forms import validate_form
 from abb.web.kit import SESSION_COOKIE, CheckedForm, SignedInUser, WebUser, render, safe_next
@@ -51,7 +51,7 @@ def register_page(request: Request, user: WebUser) -> Response:
     return render(request, "register.html", {"user": user, "values": {}, "errors": {}})
 
 
-@router.post("/register", response_class=HTMLResponse)
+@router.post("/register", response_class=HTMLResponse, dependencies=[PASSWORD_HASHING_TURN])
 def register_submit(request: Request, form: CheckedForm, session: SessionDep, settings: SettingsDep) -> Response:
     values = {k: str(form.get(k, "")) for k in ("email", "full_name", "role")}
     parsed, errors = validate_form(RegisterIn, {**values, "password": str(form.get("password", ""))})
@@ -84,7 +84,7 @@ def _retry_message(seconds: int) -> str:
     }
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[PASSWORD_HASHING_TURN])
 def login_submit(request: Request, form: CheckedForm, session: SessionDep, settings: SettingsDep) -> Response:
     email = str(form.get("email", "")).strip().lower()[:254]
     target = safe_next(str(form.get("next", "")))

@@ -43,6 +43,7 @@ def message_submit(
 
 @router.post("/meetings/{meeting_id}/cancel")
 def meeting_cancel(meeting_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
+    service.get_meeting_for_user(session, meeting_id=meeting_id, user=user)  # access before the form's fields
     require_confirmation(form)
     reason = str(form.get("reason", "")).strip()[:500] or None
     meeting = service.cancel_meeting(session, meeting_id=meeting_id, user=user, reason=reason)
@@ -81,8 +82,12 @@ def calendar_file(meeting: Meeting, match: Match, side: Side, settings: Settings
     return bytes(calendar.to_ical())
 
 
-def _request_meeting(user: User, form: FormData, session: SessionDep, settings: Settings, profile_id: int) -> Response:
-    match = service.request_match(session, user=user, profile_id=profile_id, settings=settings)
+def _request_meeting(
+    user: User, form: FormData, session: SessionDep, settings: Settings, profile_side: Side, profile_id: int
+) -> Response:
+    match = service.request_match(
+        session, user=user, profile_side=profile_side, profile_id=profile_id, settings=settings
+    )
     return RedirectResponse(safe_next(str(form.get("next", "")), default=f"/matches/{match.id}"), status_code=303)
 
 
@@ -90,11 +95,11 @@ def _request_meeting(user: User, form: FormData, session: SessionDep, settings: 
 def request_partner(
     profile_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    return _request_meeting(user, form, session, settings, profile_id)
+    return _request_meeting(user, form, session, settings, Side.PARTNER, profile_id)
 
 
 @router.post("/smes/{profile_id}/request-meeting")
 def request_sme(
     profile_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    return _request_meeting(user, form, session, settings, profile_id)
+    return _request_meeting(user, form, session, settings, Side.SME, profile_id)

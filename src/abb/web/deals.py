@@ -142,6 +142,7 @@ def deal_pay(
 
 @router.post("/deals/{deal_id}/cancel")
 def deal_cancel(deal_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
+    service.get_deal(session, deal_id=deal_id, user=user)  # access before the form's fields
     require_confirmation(form)
     reason = str(form.get("reason", "")).strip()[:500] or None
     service.cancel(session, deal_id=deal_id, user=user, reason=reason)

@@ -126,6 +126,7 @@ def decline_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, sess
 
 @router.post("/matches/{match_id}/close")
 def close_submit(match_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
+    service.get_match_for_user(session, match_id=match_id, user=user)  # access before the form's fields
     require_confirmation(form)
     service.close(session, match_id=match_id, user=user)
     return RedirectResponse(f"/matches/{match_id}", status_code=303)

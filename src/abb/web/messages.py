@@ -75,6 +75,7 @@ PAGE_PROBLEMS = (
     _("Only administrators can open the admin console."),
     _("Only admins reconcile bank transfers."),
     _("This match is between other companies."),
+    _("SMEs ask partners to meet, and partners ask SMEs."),
     _("No such match."),
     _("No such deal."),
     _("No such course."),

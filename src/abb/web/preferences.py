@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from abb.accounts import service as accounts
 from abb.accounts.models import User
 from abb.core.errors import AppError
-from abb.core.http import SessionDep, SettingsDep
+from abb.core.http import PASSWORD_HASHING_TURN, SessionDep, SettingsDep
 from abb.core.i18n import LOCALES, current_place, gettext, is_time_zone, supported_locale
 from abb.web.i18n import COMMON_TIME_ZONES, LOCALE_COOKIE, user_time_zone
 from abb.web.kit import CheckedForm, SignedInUser, WebUser, render, safe_next
@@ -81,7 +81,7 @@ def settings_save(request: Request, user: SignedInUser, session: SessionDep, for
     return response
 
 
-@router.post("/settings/password", response_class=HTMLResponse)
+@router.post("/settings/password", response_class=HTMLResponse, dependencies=[PASSWORD_HASHING_TURN])
 def password_change(
     request: Request, user: SignedInUser, session: SessionDep, settings: SettingsDep, form: CheckedForm
 ) -> Response:
@@ -130,7 +130,7 @@ def reset_page(request: Request, token: str = "") -> Response:
     return _reset_page(request, token[:200])
 
 
-@router.post("/password/reset", response_class=HTMLResponse)
+@router.post("/password/reset", response_class=HTMLResponse, dependencies=[PASSWORD_HASHING_TURN])
 def reset_submit(request: Request, session: SessionDep, settings: SettingsDep, form: CheckedForm) -> Response:
     token = str(form.get("token", ""))[:200]
     new = str(form.get("new_password", ""))[:256]

@@ -93,6 +93,7 @@ def download(
 def delete_submit(
     document_id: IdPath, user: SignedInUser, form: CheckedForm, session: SessionDep, storage: StorageDep
 ) -> Response:
+    service.get_document(session, document_id=document_id, user=user)  # access before the form's fields
     require_confirmation(form)
     service.delete_document(session, storage=storage, document_id=document_id, user=user)
     return RedirectResponse("/documents", status_code=303)
