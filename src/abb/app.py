@@ -60,26 +60,27 @@ from abb.web.errors import render_error_page
 from abb.web.i18n import LocaleMiddleware
 from abb.web.kit import KNOWN_PAGES, STATIC_DIR, SignInRequired, redirect_to_sign_in
 
+# FastAPI tries routes in this order, one by one: the API (most of the traffic) before the pages.
 ROUTERS = (
     accounts_router,
     companies_router,
-    account_pages.router,
-    preference_pages.router,
-    admin_pages.router,
-    security_console_pages.router,
-    connection_pages.router,
-    company_pages.router,
     matching_router,
-    matching_pages.router,
-    training_router,
-    training_pages.router,
-    uploads_router,
-    upload_pages.router,
     deals_router,
-    deal_pages.router,
+    training_router,
+    uploads_router,
     payment_webhooks,
     security_router,
     privacy_router,
+    account_pages.router,
+    preference_pages.router,
+    company_pages.router,
+    matching_pages.router,
+    deal_pages.router,
+    training_pages.router,
+    upload_pages.router,
+    connection_pages.router,
+    admin_pages.router,
+    security_console_pages.router,
 )
 BUSINESS_LABELS = BusinessLabels(
     roles=[role.value for role in Role],

@@ -60,7 +60,9 @@ def install_observability(
     from abb.observability.middleware import install_middleware
 
     setup_observability(settings)
+    # Health first: FastAPI matches routes in order, one by one, and probes come every few seconds.
     app.include_router(health.router)
+    app.router.routes.insert(0, app.router.routes.pop())
     app.include_router(frontend.frontend_router(known_pages))
     install_middleware(
         app,
