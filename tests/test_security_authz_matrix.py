@@ -137,6 +137,12 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/enrollments/{enrollment_id}"): owned(SIGNED_IN),
     ("POST", "/api/v1/enrollments/{enrollment_id}/cancel"): owned(SIGNED_IN),
     ("POST", "/api/v1/enrollments/{enrollment_id}/complete"): Rule(ADMIN),
+    # Paying a held seat: only the enrolled person (an admin reconciles transfers instead).
+    ("POST", "/api/v1/enrollments/{enrollment_id}/pay"): owner_only(SIGNED_IN),
+    ("GET", "/api/v1/admin/enrollment-reconciliations"): Rule(ADMIN),
+    ("POST", "/api/v1/admin/enrollment-reconciliations"): Rule(ADMIN),
+    ("GET", "/enrollments/{enrollment_id}/pay"): owner_only(SIGNED_IN),
+    ("POST", "/enrollments/{enrollment_id}/pay"): owner_only(SIGNED_IN),
     ("GET", "/courses"): Rule(SIGNED_IN),
     ("GET", "/courses/{course_id}"): Rule(SIGNED_IN),
     ("POST", "/courses/{course_id}/enroll"): Rule(SIGNED_IN),

@@ -1,5 +1,6 @@
 """Capacity under concurrency: many people enroll at once, each thread with its own session and connection,
-against a committed database (not the rolled-back test transaction), and seats never oversell."""
+against a committed database (not the rolled-back test transaction), and seats never oversell — held seats of
+paid courses included, and seats freed by holds that ran out."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
-from abb.core.database import make_engine
+from abb.core.database import make_engine, utcnow
 from abb.core.errors import Conflict
 from abb.core.migrate import upgrade
 from abb.training import service
@@ -30,9 +31,15 @@ def _migrated(url: str, pool_size: int) -> Engine:
     return engine
 
 
-def _race(engine: Engine, *, people: int, capacity: int, waitlist: bool) -> tuple[int, Counter[str]]:
+SETTINGS = make_settings()
+
+
+def _race(
+    engine: Engine, *, people: int, capacity: int, waitlist: bool, price_minor: int = 0, course_id: int | None = None
+) -> tuple[int, Counter[str]]:
     with Session(engine, expire_on_commit=False) as setup:
-        course = make_course(setup, capacity=capacity)
+        if course_id is None:
+            course_id = make_course(setup, capacity=capacity, price_minor=price_minor).id
         users = [make_user(setup, Role.SME) for _ in range(people)]
     barrier = threading.Barrier(people)
     outcomes: Counter[str] = Counter()
@@ -42,7 +49,9 @@ def _race(engine: Engine, *, people: int, capacity: int, waitlist: bool) -> tupl
         with Session(engine, expire_on_commit=False) as session:
             barrier.wait(timeout=30)
             try:
-                enrollment = service.enroll(session, course_id=course.id, user=user, waitlist=waitlist)
+                enrollment = service.enroll(
+                    session, course_id=course_id, user=user, waitlist=waitlist, settings=SETTINGS
+                )
                 outcome = enrollment.status.value
             except Conflict:
                 outcome = "refused"
@@ -57,7 +66,7 @@ def _race(engine: Engine, *, people: int, capacity: int, waitlist: bool) -> tupl
     for thread in threads:
         thread.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "an enrollment thread hung"
-    return course.id, outcomes
+    return course_id, outcomes
 
 
 def _stored(engine: Engine, course_id: int) -> dict[EnrollmentStatus, int]:
@@ -87,6 +96,19 @@ def test_simultaneous_waitlist_joins_queue_everyone_past_capacity_on_postgresql(
     course_id, outcomes = _race(committed_postgresql, people=30, capacity=5, waitlist=True)
     assert outcomes == Counter({"enrolled": 5, "waitlisted": 25})
     assert _stored(committed_postgresql, course_id) == {EnrollmentStatus.ENROLLED: 5, EnrollmentStatus.WAITLISTED: 25}
+
+
+@pytest.mark.postgres
+def test_held_seats_of_a_paid_course_never_oversell_and_expired_holds_free_them_on_postgresql(committed_postgresql):
+    course_id, outcomes = _race(committed_postgresql, people=40, capacity=8, waitlist=False, price_minor=14900)
+    assert outcomes == Counter({"awaiting_payment": 8, "refused": 32})
+    # The holds run out unpaid: the next crowd gets exactly the freed seats (released lazily under the lock).
+    with committed_postgresql.begin() as conn:
+        conn.execute(update(Enrollment).where(Enrollment.course_id == course_id).values(hold_expires_at=utcnow()))
+    _, again = _race(committed_postgresql, people=20, capacity=8, waitlist=False, course_id=course_id)
+    assert again == Counter({"awaiting_payment": 8, "refused": 12})
+    stored = _stored(committed_postgresql, course_id)
+    assert stored == {EnrollmentStatus.EXPIRED: 8, EnrollmentStatus.AWAITING_PAYMENT: 8}
 
 
 def test_simultaneous_enrollments_never_oversell_on_sqlite(tmp_path: Path):

@@ -25,10 +25,12 @@ def test_sme_enrolls_from_the_catalogue_and_cancels(client, session):
     assert f'action="/courses/{course.id}/enroll"' in catalogue.text
     token = CSRF.search(catalogue.text).group(1)
 
-    enrolled = client.post(f"/courses/{course.id}/enroll", data={"csrf_token": token}, follow_redirects=True)
-    assert enrolled.status_code == 200
-    assert 'data-status="enrolled">Enrolled</span>' in enrolled.text and "1 of 2 left" in enrolled.text
-    assert "Cancel my enrollment" in enrolled.text
+    # A paid course: enrolling holds the seat and leads to the pay step (tests/test_training_payments.py).
+    held = client.post(f"/courses/{course.id}/enroll", data={"csrf_token": token}, follow_redirects=True)
+    assert held.status_code == 200 and held.url.path.endswith("/pay")
+    assert 'data-status="awaiting_payment">Seat held, awaiting payment</span>' in held.text
+    enrolled = client.get(f"/courses/{course.id}")
+    assert "1 of 2 left" in enrolled.text and "Cancel my enrollment" in enrolled.text
 
     cancelled = client.post(f"/courses/{course.id}/cancel", data={"csrf_token": token}, follow_redirects=True)
     assert cancelled.status_code == 200 and "2 of 2 left" in cancelled.text

@@ -172,7 +172,7 @@ def test_from_registration_to_a_settled_deal(
         assert person.attribute("[data-state]", "data-state") == "settled"
 
 
-def _course(client: httpx.Client, headers: dict[str, str], *, capacity: int) -> int:
+def _course(client: httpx.Client, headers: dict[str, str], *, capacity: int, price_minor: int = 0) -> int:
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
     answer = client.post(
         "/api/v1/courses",
@@ -184,6 +184,7 @@ def _course(client: httpx.Client, headers: dict[str, str], *, capacity: int) -> 
             "starts_at": starts.isoformat(),
             "ends_at": (starts + timedelta(hours=2)).isoformat(),
             "capacity": capacity,
+            "price_minor": price_minor,
         },
         headers=headers,
     )
@@ -215,6 +216,39 @@ def test_an_sme_enrolls_in_a_course_and_joins_a_waitlist(live_app: LiveApp, visi
     sme.goto(f"/courses/{full_course}")
     sme.submit(f'form[action="/courses/{full_course}/enroll"]:has(input[name="waitlist"])')
     assert sme.attribute('[data-testid="enrollment-status"]', "data-status") == "waitlisted"
+
+
+def test_an_sme_pays_a_course_seat_by_bank_transfer_and_is_enrolled_once_reconciled(
+    live_app: LiveApp, visitors: Callable[[str], Visitor]
+) -> None:
+    from abb.demo.seed import DEMO_PASSWORD
+    from tests.e2e.conftest import ADMIN_EMAIL
+
+    with live_app.api() as client:
+        login = client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": DEMO_PASSWORD})
+        admin_headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        course = _course(client, admin_headers, capacity=3, price_minor=14900)
+        sme_email, _headers = _register_by_api(client, "sme", "Chiara Bianchi")
+
+    sme = visitors("sme")
+    sme.sign_in(sme_email, PASSWORD)
+    sme.goto(f"/courses/{course}")
+    sme.submit(f'form[action="/courses/{course}/enroll"]')  # leads to the pay step
+    assert sme.attribute('[data-testid="enrollment-status"]', "data-status") == "awaiting_payment"
+    sme.submit('form[method="get"]', {"method": "bank_transfer"})  # the method, then the confirmation
+    sme.submit("form.confirm", {"confirm": "yes"})
+    reference = sme.page.locator('[data-testid="payment-reference"]').inner_text()
+    assert reference.startswith("RF")
+
+    with live_app.api() as client:
+        reconciled = client.post(
+            "/api/v1/admin/enrollment-reconciliations",
+            json={"reference": reference, "currency": "EUR", "amount": "149.00", "bank_transaction_id": _unique()},
+            headers=admin_headers,
+        )
+        assert reconciled.status_code == 201, reconciled.text
+    sme.goto(f"/courses/{course}")
+    assert sme.attribute('[data-testid="enrollment-status"]', "data-status") == "enrolled"
 
 
 def test_a_wrong_password_says_so_on_the_sign_in_page(live_app: LiveApp, visitors: Callable[[str], Visitor]) -> None:

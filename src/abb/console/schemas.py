@@ -70,7 +70,7 @@ class IncidentIn(BaseModel):
 
     title: Annotated[str, Field(min_length=3, max_length=200)]
     severity: Literal["low", "medium", "high", "critical"] = "medium"
-    event_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=100)] = []
+    event_ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=100)] = []  # BIGINT ids
 
 
 class IncidentUpdateIn(BaseModel):
@@ -79,7 +79,7 @@ class IncidentUpdateIn(BaseModel):
     status: Literal["acknowledged", "resolved"] | None = None
     owner_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
     note: Annotated[str, Field(max_length=4000)] | None = None
-    event_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=100)] = []
+    event_ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=100)] = []  # BIGINT ids
 
 
 class IncidentEntryOut(BaseModel):

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     platform_bank_name: str = "Banca Demo S.p.A."
     platform_bank_iban: str = "IT60X0542811101000000123456"
     platform_bank_bic: str = "BDEMITMMXXX"
+    # Paid courses (docs/design.md, "Paid seats"): how long an unpaid enrollment holds its seat. A card payment is
+    # confirmed in minutes; a bank transfer takes up to two or three working days.
+    seat_hold_card_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    seat_hold_transfer_minutes: int = Field(default=3 * 24 * 60, ge=1, le=30 * 24 * 60)
 
     # Observability (docs/observability.md): metrics, logs, tracing, health checks.
     metrics_enabled: bool = True

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from abb.companies.models import PartnerProfile, SmeProfile
@@ -58,6 +58,15 @@ class Deal(TimestampMixin, Base):
     sme: Mapped[SmeProfile] = relationship(lazy="joined", innerjoin=True)
     partner: Mapped[PartnerProfile] = relationship(lazy="joined", innerjoin=True)
 
+    # What a payment provider shows and tags (see abb.deals.providers.base.Payable).
+    @property
+    def payment_description(self) -> str:
+        return f"Africa Business Bridge deal {self.id}"
+
+    @property
+    def payment_metadata(self) -> dict[str, str]:
+        return {"deal_id": str(self.id)}
+
 
 class DealEvent(Base):
     """One line of a deal's history: a state change, or a payment that did not change the state."""
@@ -75,13 +84,22 @@ class DealEvent(Base):
 
 
 class Payment(TimestampMixin, Base):
-    """A payment attempt or a received transfer; `external_id` is the bank's or Stripe's id for it."""
+    """A payment attempt or a received transfer; `external_id` is the bank's or Stripe's id for it.
+
+    It pays either a deal or a course enrollment (training), exactly one of them.
+    """
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("provider", "external_id", name="uq_payments_provider_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "external_id", name="uq_payments_provider_external_id"),
+        CheckConstraint("(deal_id IS NULL) <> (enrollment_id IS NULL)", name="pays_one_thing"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True, nullable=True)
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     provider: Mapped[ProviderName] = mapped_column(string_enum(ProviderName))
     external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)

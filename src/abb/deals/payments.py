@@ -8,7 +8,7 @@ The state changes go through `abb.deals.service` (its row lock and its one trans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,8 @@ from abb.deals import service
 from abb.deals.models import Deal, DealState, Payment, PaymentStatus, ProviderName, WebhookEvent
 from abb.deals.money import to_major
 from abb.deals.providers import PaymentAttemptFailed, provider_for
-from abb.deals.providers.bank_transfer import normalize_reference
+from abb.deals.providers.bank_transfer import new_reference, normalize_reference
+from abb.deals.providers.base import Payable
 from abb.deals.schemas import ReconciliationIn
 from abb.observability import business
 from abb.tasks import NOTIFY_DEAL_FAILED, RETRY_FAILED_PAYMENT
@@ -60,7 +61,7 @@ def pay(
     deal = service.locked(session, deal_id, user)
     if service.side_of(deal, user) != "sme":
         raise Forbidden("Only the SME of this deal pays it.")
-    provider = provider_for(provider_name, settings)
+    provider_for(provider_name, settings)  # refuses a provider not offered here before anything changes
     service.transition(
         session,
         deal,
@@ -69,32 +70,13 @@ def pay(
         reason=f"Payment started by {provider_name.value.replace('_', ' ')}",
     )
     deal.provider = provider_name
-    payment: Payment | None = None
-    failure: PaymentAttemptFailed | None = None
-    if provider.opens_payment:
-        payment = Payment(
-            deal_id=deal.id,
-            provider=provider_name,
-            amount_minor=deal.amount_minor - deal.received_minor,
-            currency=deal.currency,
-            status=PaymentStatus.PENDING,
-            attempts=1,
-            recorded_by_id=user.id,
-        )
-        session.add(payment)
-        session.flush()
-    try:
-        started = provider.start(deal, payment)
-    except PaymentAttemptFailed as exc:
-        assert payment is not None  # only providers that open a payment call out and can fail
-        failure = exc
-        payment.status, payment.last_error = PaymentStatus.FAILED, exc.reason
-        service.note(session, deal, actor=None, reason=f"Payment attempt 1 failed ({exc.reason}); it will be retried")
-        instructions: dict[str, Any] = {"method": provider_name.value, "status": "retry_scheduled"}
-    else:
-        if payment is not None:
-            payment.external_id = started.external_id
-        instructions = started.instructions
+    attempt = attempt_payment(
+        session, deal, provider_name=provider_name, settings=settings, payer=user, link={"deal_id": deal.id}
+    )
+    payment, failure, instructions = attempt.payment, attempt.failure, attempt.instructions
+    if failure is not None:
+        service.note(session, deal, actor=None, reason=f"Payment attempt 1 failed ({failure}); it will be retried")
+        instructions = {"method": provider_name.value, "status": "retry_scheduled"}
     session.commit()
     business.record_deal_transition(S.AWAITING_PAYMENT.value)
     if failure is not None and payment is not None:
@@ -103,11 +85,104 @@ def pay(
     return PaymentResult(deal=deal, payment=payment, instructions=instructions)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A first payment attempt: the payment row (cards), what the payer needs, and why it failed (or None)."""
+
+    payment: Payment | None
+    instructions: dict[str, Any]
+    failure: str | None
+
+
+def attempt_payment(
+    session: Session,
+    payable: Payable,
+    *,
+    provider_name: ProviderName,
+    settings: Settings,
+    payer: User,
+    link: dict[str, int],
+) -> Attempt:
+    """Start paying a deal or an enrollment (`link` names it: {"deal_id": …} or {"enrollment_id": …}).
+
+    Cards open a payment row before calling the provider; the caller commits. Raises Unprocessable when the
+    provider is not offered here.
+    """
+    provider = provider_for(provider_name, settings)
+    payment: Payment | None = None
+    if provider.opens_payment:
+        payment = Payment(
+            **link,
+            provider=provider_name,
+            amount_minor=payable.amount_minor - payable.received_minor,
+            currency=payable.currency,
+            status=PaymentStatus.PENDING,
+            attempts=1,
+            recorded_by_id=payer.id,
+        )
+        session.add(payment)
+        session.flush()
+    try:
+        started = provider.start(payable, payment)
+    except PaymentAttemptFailed as exc:
+        assert payment is not None  # only providers that open a payment call out and can fail
+        payment.status, payment.last_error = PaymentStatus.FAILED, exc.reason
+        return Attempt(payment, {"method": provider_name.value, "status": "failed"}, exc.reason)
+    if payment is not None:
+        payment.external_id = started.external_id
+    return Attempt(payment, started.instructions, None)
+
+
+def provider_available(provider_name: ProviderName, settings: Settings) -> bool:
+    """Whether this deployment offers the provider (pages show only the methods it offers)."""
+    try:
+        provider_for(provider_name, settings)
+    except Unprocessable:
+        return False
+    return True
+
+
+def provider_offered(provider_name: ProviderName, settings: Settings) -> None:
+    """Unprocessable when this deployment does not offer the provider (e.g. no Stripe key)."""
+    provider_for(provider_name, settings)
+
+
+def transfer_instructions(payable: Payable, settings: Settings) -> dict[str, Any]:
+    """Bank details, the amount outstanding and the reference to quote."""
+    return provider_for(ProviderName.BANK_TRANSFER, settings).start(payable, None).instructions
+
+
+def new_payment_reference() -> str:
+    """A fresh ISO 11649 reference for a bank transfer (deals and enrollments share the scheme)."""
+    return new_reference()
+
+
+def parse_reference(text: str) -> str:
+    """The compact form of a typed payment reference; Unprocessable (naming the field) when it is mistyped."""
+    try:
+        return normalize_reference(text)
+    except ValueError as exc:
+        raise Unprocessable(
+            f"reference {exc}", extra={"errors": [{"field": "reference", "message": str(exc)}]}
+        ) from exc
+
+
+def check_not_reconciled(session: Session, bank_transaction_id: str) -> None:
+    """A bank transaction is recorded once, whatever it paid (a deal or an enrollment)."""
+    already = session.scalar(
+        select(Payment.id).where(
+            Payment.provider == ProviderName.BANK_TRANSFER, Payment.external_id == bank_transaction_id
+        )
+    )
+    if already is not None:
+        raise AlreadyReconciled(f"Bank transaction {bank_transaction_id!r} is already recorded as payment {already}.")
+
+
 def payment_instructions(deal: Deal, settings: Settings) -> dict[str, Any] | None:
     """Bank details and reference while a bank-transfer deal awaits its money (for the deal page)."""
     if deal.state != S.AWAITING_PAYMENT or deal.provider != ProviderName.BANK_TRANSFER:
         return None
-    return provider_for(ProviderName.BANK_TRANSFER, settings).start(deal, None).instructions
+    return transfer_instructions(deal, settings)
 
 
 def _receive(session: Session, deal: Deal, amount_minor: int, *, actor: User | None, via: str) -> tuple[Outcome, int]:
@@ -145,25 +220,14 @@ def reconcile(session: Session, *, admin: User, reconciliation_in: Reconciliatio
     """Match an incoming bank transfer to its deal by reference and amount."""
     currency, amount_minor = reconciliation_in.currency, reconciliation_in.amount_minor
     bank_transaction_id = reconciliation_in.bank_transaction_id
-    try:
-        compact = normalize_reference(reconciliation_in.reference)
-    except ValueError as exc:
-        raise Unprocessable(
-            f"reference {exc}", extra={"errors": [{"field": "reference", "message": str(exc)}]}
-        ) from exc
+    compact = parse_reference(reconciliation_in.reference)
     by_reference = select(Deal).where(Deal.payment_reference == compact).with_for_update(of=Deal)
     deal = session.scalar(by_reference.execution_options(populate_existing=True))
     if deal is None:
         raise NotFound("No deal has this payment reference.")
     if currency != deal.currency:
         raise Unprocessable(f"This deal is in {deal.currency.value}, not {currency.value}.")
-    already = session.scalar(
-        select(Payment.id).where(
-            Payment.provider == ProviderName.BANK_TRANSFER, Payment.external_id == bank_transaction_id
-        )
-    )
-    if already is not None:
-        raise AlreadyReconciled(f"Bank transaction {bank_transaction_id!r} is already recorded as payment {already}.")
+    check_not_reconciled(session, bank_transaction_id)
     if deal.state != S.AWAITING_PAYMENT or deal.provider != ProviderName.BANK_TRANSFER:
         raise InvalidTransition(
             f"This deal is '{deal.state.value}' and not awaiting a bank transfer; return the money to the sender."
@@ -244,6 +308,10 @@ def handle_stripe_event(
     if payment is None or event_type not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         session.commit()  # stored, so a repeat is recognized; nothing of ours to change
         return True
+    if payment.deal_id is None:
+        succeeded = event_type == "payment_intent.succeeded"
+        _settle_other_payable(session, payment, succeeded=succeeded, intent=intent, settings=settings)
+        return True
     deal = service.locked(session, payment.deal_id, None)
     received = 0
     failed = False
@@ -279,6 +347,57 @@ def handle_stripe_event(
     return True
 
 
+class CardOutcomeHandler(Protocol):
+    def __call__(
+        self, session: Session, payment: Payment, *, succeeded: bool, received_minor: int, settings: Settings
+    ) -> None: ...
+
+
+# Who applies a card payment's outcome to what it paid, for payments that pay something other than a deal.
+# training registers its handler for enrollments (deals may not import training: it imports deals).
+_card_outcome_handlers: dict[str, CardOutcomeHandler] = {}
+
+
+def handle_card_outcomes(link: str, handler: CardOutcomeHandler) -> None:
+    """Register who settles card payments whose `link` column (e.g. "enrollment_id") is set."""
+    _card_outcome_handlers[link] = handler
+
+
+def _settle_other_payable(
+    session: Session, payment: Payment, *, succeeded: bool, intent: dict[str, Any], settings: Settings
+) -> None:
+    """A card event for an enrollment: the payment's status here, its effect by the registered handler.
+
+    No automatic retry: the payer is on the page and may try again while the seat is held.
+    """
+    link = next((name for name in _card_outcome_handlers if getattr(payment, name) is not None), None)
+    if link is None:
+        raise LookupError(f"payment {payment.id} pays nothing with a registered card handler")
+    received = 0
+    if succeeded and payment.status != PaymentStatus.SUCCEEDED:
+        received = int(intent.get("amount_received") or intent.get("amount") or 0)
+        payment.status = PaymentStatus.SUCCEEDED
+    elif not succeeded and payment.status == PaymentStatus.PENDING:
+        error = intent.get("last_payment_error") or {}
+        payment.status, payment.last_error = (
+            PaymentStatus.FAILED,
+            f"stripe: {error.get('code') or 'payment_failed'}"[:500],
+        )
+    else:
+        session.commit()  # an event about an attempt already settled: nothing changes
+        return
+    # The handler commits (the webhook event row with it).
+    _card_outcome_handlers[link](session, payment, succeeded=succeeded, received_minor=received, settings=settings)
+    if received:
+        business.record_payment_received(
+            provider=payment.provider.value,
+            currency=payment.currency.value,
+            amount=to_major(received, payment.currency),
+        )
+    elif not succeeded:
+        business.record_payment_failed(payment.provider.value)
+
+
 def retry_delay(attempts: int, settings: Settings) -> float:
     """Exponential backoff: base, 2 x base, 4 x base ... after the 1st, 2nd, 3rd ... failed attempt."""
     return float(settings.payment_retry_base_seconds * 2 ** (attempts - 1))
@@ -299,7 +418,7 @@ def _schedule_retry(session: Session, payment: Payment, settings: Settings) -> N
 def retry_payment(session: Session, *, payment_id: int, settings: Settings) -> str:
     """One retry of a failed attempt; after `payment_max_retries` retries the deal fails. Returns what happened."""
     payment = session.get(Payment, payment_id)
-    if payment is None:
+    if payment is None or payment.deal_id is None:  # enrollments are not retried automatically
         return "gone"
     deal = service.locked(session, payment.deal_id, None)
     session.refresh(payment)

@@ -17,10 +17,16 @@ from celery.schedules import crontab
 
 from abb.core.config import Settings, get_settings
 from abb.core.context import request_id_var
-from abb.tasks import NIGHTLY_RECOMPUTE
+from abb.tasks import NIGHTLY_RECOMPUTE, RELEASE_EXPIRED_SEAT_HOLDS
 
 # Every module that defines tasks: a worker imports these, so a task missing here is "unregistered" there.
-TASK_MODULES = ("abb.matching.tasks", "abb.notifications.tasks", "abb.deals.tasks", "abb.privacy.tasks")
+TASK_MODULES = (
+    "abb.matching.tasks",
+    "abb.notifications.tasks",
+    "abb.deals.tasks",
+    "abb.privacy.tasks",
+    "abb.training.tasks",
+)
 # Header carrying the id of the request that enqueued a task, so the task's log lines carry it too.
 REQUEST_ID_HEADER = "abb_request_id"
 
@@ -55,6 +61,8 @@ def configure(app: Celery, settings: Settings) -> None:
             # GDPR retention (docs/compliance.md) and the audit chain's verification (docs/security.md).
             "nightly-retention": {"task": "abb.privacy.apply_retention", "schedule": crontab(hour=3, minute=15)},
             "hourly-audit-verify": {"task": "abb.security.verify_audit_chain", "schedule": crontab(minute=7)},
+            # Paid courses' unpaid seat holds (docs/training.md); the service also releases them lazily.
+            "release-expired-seat-holds": {"task": RELEASE_EXPIRED_SEAT_HOLDS, "schedule": 60.0},
         },
     )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from abb.core.database import Base, TimestampMixin, UTCDateTime, string_enum, utcnow
+from abb.deals.models import ProviderName
+from abb.deals.money import Currency
 
 
 class CourseKind(enum.StrEnum):
@@ -23,6 +25,8 @@ class CourseLevel(enum.StrEnum):
 
 
 class EnrollmentStatus(enum.StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"  # a paid course's seat, held until `hold_expires_at`
+    EXPIRED = "expired"  # the hold ran out unpaid; the seat went back
     ENROLLED = "enrolled"
     WAITLISTED = "waitlisted"
     CANCELLED = "cancelled"
@@ -67,3 +71,21 @@ class Enrollment(TimestampMixin, Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Paying for a paid course: the price when the seat was held, what arrived, and how.
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[Currency] = mapped_column(string_enum(Currency), default=Currency.EUR)
+    received_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # ISO 11649 reference quoted on a bank transfer (the same scheme as deals'); new for every hold.
+    payment_reference: Mapped[str | None] = mapped_column(String(25), unique=True, nullable=True)
+    provider: Mapped[ProviderName | None] = mapped_column(string_enum(ProviderName), nullable=True)
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    # What a payment provider shows and tags (see abb.deals.providers.base.Payable).
+    @property
+    def payment_description(self) -> str:
+        return f"Africa Business Bridge course {self.course_id} enrollment {self.id}"
+
+    @property
+    def payment_metadata(self) -> dict[str, str]:
+        return {"enrollment_id": str(self.id), "course_id": str(self.course_id)}

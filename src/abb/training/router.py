@@ -5,11 +5,22 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from abb.accounts.deps import AdminUser, CurrentUser
-from abb.core.http import IdPath, Page, PageDep, SessionDep
+from abb.core.http import IdPath, Page, PageDep, SessionDep, SettingsDep
 from abb.core.openapi import links_to, problem_responses
+from abb.deals.money import format_amount
+from abb.deals.schemas import PayIn, ReconciliationIn
 from abb.training import service
 from abb.training.models import Course
-from abb.training.schemas import CourseIn, CourseLanguage, CourseOut, CourseUpdate, EnrollIn, EnrollmentOut
+from abb.training.schemas import (
+    CourseIn,
+    CourseLanguage,
+    CourseOut,
+    CourseUpdate,
+    EnrollIn,
+    EnrollmentOut,
+    EnrollmentPaymentOut,
+    EnrollmentReconciliationOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
@@ -74,8 +85,11 @@ def get_course(course_id: IdPath, _user: CurrentUser, session: SessionDep) -> Co
 
 
 @router.patch("/courses/{course_id}", response_model=CourseOut, responses=WRITE_ERRORS)
-def update_course(course_id: IdPath, body: CourseUpdate, _admin: AdminUser, session: SessionDep) -> CourseOut:
-    course, _promoted = service.update_course(session, course_id=course_id, changes=body.model_dump(exclude_unset=True))
+def update_course(
+    course_id: IdPath, body: CourseUpdate, _admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> CourseOut:
+    changes = body.model_dump(exclude_unset=True)
+    course, _promoted = service.update_course(session, course_id=course_id, changes=changes, settings=settings)
     return _one_course_out(session, course)
 
 
@@ -88,16 +102,23 @@ def update_course(course_id: IdPath, body: CourseUpdate, _admin: AdminUser, sess
         **links_to(
             "enrollment_id",
             ("get", "/api/v1/enrollments/{enrollment_id}"),
+            ("post", "/api/v1/enrollments/{enrollment_id}/pay"),
             ("post", "/api/v1/enrollments/{enrollment_id}/cancel"),
             ("post", "/api/v1/enrollments/{enrollment_id}/complete"),
         ),
     },
 )
 def enroll(
-    course_id: IdPath, user: CurrentUser, session: SessionDep, body: Annotated[EnrollIn | None, Body()] = None
+    course_id: IdPath,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: Annotated[EnrollIn | None, Body()] = None,
 ) -> EnrollmentOut:
+    """Enroll; on a paid course the seat is held (`awaiting_payment`) until `hold_expires_at`: pay it next."""
     waitlist = body.waitlist if body is not None else False
-    return EnrollmentOut.model_validate(service.enroll(session, course_id=course_id, user=user, waitlist=waitlist))
+    enrollment = service.enroll(session, course_id=course_id, user=user, waitlist=waitlist, settings=settings)
+    return EnrollmentOut.model_validate(enrollment)
 
 
 @router.get(
@@ -130,8 +151,59 @@ def get_enrollment(enrollment_id: IdPath, user: CurrentUser, session: SessionDep
 
 
 @router.post("/enrollments/{enrollment_id}/cancel", response_model=EnrollmentOut, responses=WRITE_ERRORS)
-def cancel_enrollment(enrollment_id: IdPath, user: CurrentUser, session: SessionDep) -> EnrollmentOut:
-    return EnrollmentOut.model_validate(service.cancel(session, enrollment_id=enrollment_id, user=user))
+def cancel_enrollment(
+    enrollment_id: IdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> EnrollmentOut:
+    return EnrollmentOut.model_validate(
+        service.cancel(session, enrollment_id=enrollment_id, user=user, settings=settings)
+    )
+
+
+@router.post("/enrollments/{enrollment_id}/pay", response_model=EnrollmentPaymentOut, responses=WRITE_ERRORS)
+def pay_enrollment(
+    enrollment_id: IdPath, body: PayIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> EnrollmentPaymentOut:
+    """Pay a held seat: `stripe_card` answers with the PaymentIntent's client secret (confirmed by Stripe's
+    webhook), `bank_transfer` with the bank details and the reference to quote (reconciled by an admin)."""
+    result = service.pay(
+        session, enrollment_id=enrollment_id, user=user, provider_name=body.provider, settings=settings
+    )
+    return EnrollmentPaymentOut(
+        enrollment=EnrollmentOut.model_validate(result.enrollment),
+        payment_id=result.payment.id if result.payment else None,
+        instructions=result.instructions,
+    )
+
+
+@router.get(
+    "/admin/enrollment-reconciliations",
+    response_model=list[EnrollmentOut],
+    responses=problem_responses(401, 403),
+)
+def enrollments_awaiting_payment(_admin: AdminUser, session: SessionDep) -> list[EnrollmentOut]:
+    """Held seats of paid courses: what an incoming transfer can be reconciled against."""
+    return [EnrollmentOut.model_validate(e) for e in service.awaiting_payment(session)]
+
+
+@router.post(
+    "/admin/enrollment-reconciliations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentReconciliationOut,
+    responses=WRITE_ERRORS,
+)
+def reconcile_enrollment_transfer(
+    body: ReconciliationIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> EnrollmentReconciliationOut:
+    """Record a bank transfer paying a course seat, matched by its reference."""
+    result = service.reconcile_transfer(session, admin=admin, reconciliation_in=body, settings=settings)
+    currency = result.enrollment.currency
+    return EnrollmentReconciliationOut(
+        payment_id=result.payment.id,
+        outcome=result.outcome,
+        amount=format_amount(result.payment.amount_minor, currency),
+        excess_to_refund=format_amount(result.excess_minor, currency),
+        enrollment=EnrollmentOut.model_validate(result.enrollment),
+    )
 
 
 @router.post("/enrollments/{enrollment_id}/complete", response_model=EnrollmentOut, responses=WRITE_ERRORS)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from abb.deals.models import ProviderName
+from abb.deals.money import Currency
 from abb.training.models import CourseKind, CourseLevel, EnrollmentStatus
 
 CourseLanguage = Literal["it", "en", "sw", "am"]
@@ -110,3 +112,25 @@ class EnrollmentOut(BaseModel):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Paid courses (all zero / null for a free one).
+    amount_minor: int = Field(description="The price when the seat was held, in the currency's minor units")
+    currency: Currency
+    received_minor: int
+    payment_reference: str | None = Field(description="ISO 11649 reference to quote on a bank transfer")
+    provider: ProviderName | None
+    hold_expires_at: datetime | None = Field(description="When an unpaid held seat is released")
+    paid_at: datetime | None
+
+
+class EnrollmentPaymentOut(BaseModel):
+    enrollment: EnrollmentOut
+    payment_id: int | None
+    instructions: dict[str, Any]
+
+
+class EnrollmentReconciliationOut(BaseModel):
+    payment_id: int
+    outcome: Literal["exact", "partial", "overpaid"]
+    amount: str
+    excess_to_refund: str
+    enrollment: EnrollmentOut

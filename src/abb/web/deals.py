@@ -14,13 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from abb.accounts.models import Role, User
-from abb.core.errors import AppError, Forbidden
+from abb.core.errors import AppError, Forbidden, NotFound
 from abb.core.http import IdPath, SessionDep, SettingsDep
 from abb.core.idempotency import request_fingerprint, run_idempotent
 from abb.deals import payments, service
 from abb.deals.models import ProviderName
 from abb.deals.money import Currency, percent_of
 from abb.deals.schemas import DealIn, ReconciliationIn
+from abb.training import service as training
 from abb.web.forms import machine_amount, require_confirmation, validate_form
 from abb.web.kit import CSRF_FIELD, CheckedForm, SignedInUser, render
 
@@ -176,6 +177,7 @@ def _reconcile_page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     result: payments.Reconciliation | None = None,
+    seat_result: training.EnrollmentReconciliation | None = None,
     status: int = 200,
 ) -> Response:
     return render(
@@ -184,6 +186,10 @@ def _reconcile_page(
         {
             "user": user,
             "awaiting": payments.awaiting_bank_transfers(session),
+            "awaiting_seats": [
+                e for e in training.awaiting_payment(session) if e.provider == ProviderName.BANK_TRANSFER
+            ],
+            "seat_result": seat_result,
             "currencies": [c.value for c in Currency],
             "values": values or {},
             "errors": errors or {},
@@ -202,7 +208,10 @@ def reconcile_page(request: Request, user: SignedInUser, session: SessionDep) ->
 
 
 @router.post("/admin/reconcile", response_class=HTMLResponse)
-def reconcile_submit(request: Request, user: SignedInUser, form: CheckedForm, session: SessionDep) -> Response:
+def reconcile_submit(
+    request: Request, user: SignedInUser, form: CheckedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """One form for every incoming transfer: a deal's reference, else a course seat's (abb.training)."""
     if user.role != Role.ADMIN:
         raise Forbidden("Only admins reconcile bank transfers.")
     values = _values(form, RECONCILE_FIELDS)
@@ -211,7 +220,14 @@ def reconcile_submit(request: Request, user: SignedInUser, form: CheckedForm, se
     if parsed is not None:
         assert isinstance(parsed, ReconciliationIn)
         try:
-            result = payments.reconcile(session, admin=user, reconciliation_in=parsed)
+            try:
+                result = payments.reconcile(session, admin=user, reconciliation_in=parsed)
+            except NotFound:
+                try:
+                    seat = training.reconcile_transfer(session, admin=user, reconciliation_in=parsed, settings=settings)
+                except NotFound as exc:
+                    raise NotFound("No deal and no course seat has this payment reference.") from exc
+                return _reconcile_page(request, user, session, seat_result=seat)
         except AppError as exc:
             return _reconcile_page(
                 request, user, session, values=values, errors={"form": exc.detail}, status=exc.status

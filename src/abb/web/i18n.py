@@ -81,6 +81,8 @@ STATE_LABELS: dict[str, dict[str, str]] = {
         "activity": _("Recent activity"),
     },
     "enrollment": {
+        "awaiting_payment": _("Seat held, awaiting payment"),
+        "expired": _("Seat released (not paid in time)"),
         "enrolled": _("Enrolled"),
         "waitlisted": _("On the waiting list"),
         "cancelled": _("Cancelled"),
@@ -89,6 +91,7 @@ STATE_LABELS: dict[str, dict[str, str]] = {
     "incident": {"open": _("Open"), "acknowledged": _("Acknowledged"), "resolved": _("Resolved")},
     "severity": {"low": _("Low"), "medium": _("Medium"), "high": _("High"), "critical": _("Critical")},
     "payment": {"pending": _("Pending"), "succeeded": _("Succeeded"), "failed": _("Failed")},
+    "payment_method": {"stripe_card": _("Card"), "bank_transfer": _("Bank transfer")},
     "role": {"sme": _("Italian SME"), "partner": _("Partner"), "admin": _("Administrator")},
     "course_kind": {"course": _("Course"), "webinar": _("Webinar")},
     "course_level": {"beginner": _("Beginner"), "intermediate": _("Intermediate"), "advanced": _("Advanced")},

@@ -13,9 +13,9 @@ from stdnum import iso11649
 from stdnum.exceptions import ValidationError
 from stdnum.iso7064 import mod_97_10
 
-from abb.deals.models import Deal, Payment, ProviderName
+from abb.deals.models import Payment, ProviderName
 from abb.deals.money import format_amount
-from abb.deals.providers.base import PaymentProvider, PaymentStart, register
+from abb.deals.providers.base import Payable, PaymentProvider, PaymentStart, register
 
 # Letters and digits that cannot be mistaken for one another when read aloud or retyped (no 0/O, 1/I/L).
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -45,13 +45,14 @@ class BankTransferProvider(PaymentProvider):
     name = ProviderName.BANK_TRANSFER
     opens_payment = False
 
-    def start(self, deal: Deal, payment: Payment | None) -> PaymentStart:
-        outstanding = max(deal.amount_minor - deal.received_minor, 0)
+    def start(self, payable: Payable, payment: Payment | None) -> PaymentStart:
+        assert payable.payment_reference is not None, "whatever is paid by transfer has a reference"
+        outstanding = max(payable.amount_minor - payable.received_minor, 0)
         instructions: dict[str, Any] = {
             "method": self.name.value,
-            "reference": display_reference(deal.payment_reference),
-            "amount": format_amount(outstanding, deal.currency),
-            "currency": deal.currency.value,
+            "reference": display_reference(payable.payment_reference),
+            "amount": format_amount(outstanding, payable.currency),
+            "currency": payable.currency.value,
             "account_name": self.settings.platform_bank_account_name,
             "bank_name": self.settings.platform_bank_name,
             "iban": self.settings.platform_bank_iban,

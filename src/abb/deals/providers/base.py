@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from abb.core.config import Settings
 from abb.core.errors import NotFound, Unprocessable
-from abb.deals.models import Deal, Payment, ProviderName
+from abb.deals.models import Payment, ProviderName
+from abb.deals.money import Currency
 
 
 class PaymentAttemptFailed(Exception):
@@ -20,6 +21,23 @@ class PaymentAttemptFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason[:500]
+
+
+class Payable(Protocol):
+    """What can be paid through a provider: a deal, or a paid course's enrollment (abb.training)."""
+
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def received_minor(self) -> int: ...
+    @property
+    def currency(self) -> Currency: ...
+    @property
+    def payment_reference(self) -> str | None: ...
+    @property
+    def payment_description(self) -> str: ...
+    @property
+    def payment_metadata(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -45,8 +63,8 @@ class PaymentProvider(ABC):
         return True
 
     @abstractmethod
-    def start(self, deal: Deal, payment: Payment | None) -> PaymentStart:
-        """Start paying `deal` (or retry `payment` when it already has an external id).
+    def start(self, payable: Payable, payment: Payment | None) -> PaymentStart:
+        """Start paying `payable` (or retry `payment` when it already has an external id).
 
         Raises PaymentAttemptFailed when the provider refuses or cannot be reached.
         """

@@ -7,8 +7,8 @@ from typing import Any
 import stripe
 
 from abb.core.config import Settings
-from abb.deals.models import Deal, Payment, ProviderName
-from abb.deals.providers.base import PaymentAttemptFailed, PaymentProvider, PaymentStart, register
+from abb.deals.models import Payment, ProviderName
+from abb.deals.providers.base import Payable, PaymentAttemptFailed, PaymentProvider, PaymentStart, register
 
 
 @register
@@ -29,7 +29,7 @@ class StripeCardProvider(PaymentProvider):
             max_network_retries=0,
         )
 
-    def start(self, deal: Deal, payment: Payment | None) -> PaymentStart:
+    def start(self, payable: Payable, payment: Payment | None) -> PaymentStart:
         assert payment is not None, "card payments always have a payment row"
         # Stripe's own idempotency key: a retried HTTP call can never create a second intent or charge.
         # The creation time keeps it unique across databases that share a Stripe account (ids repeat).
@@ -39,10 +39,10 @@ class StripeCardProvider(PaymentProvider):
             if payment.external_id is None:
                 intent = self.client.v1.payment_intents.create(
                     params={
-                        "amount": deal.amount_minor,
-                        "currency": deal.currency.value.lower(),
-                        "description": f"Africa Business Bridge deal {deal.id}",
-                        "metadata": {"deal_id": str(deal.id), "payment_id": str(payment.id)},
+                        "amount": payable.amount_minor,
+                        "currency": payable.currency.value.lower(),
+                        "description": payable.payment_description,
+                        "metadata": {**payable.payment_metadata, "payment_id": str(payment.id)},
                     },
                     options=options,  # type: ignore[arg-type]
                 )
