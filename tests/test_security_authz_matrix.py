@@ -235,8 +235,11 @@ EXPECTED: dict[tuple[str, str], Rule] = {
 }
 
 
+# Signing in is open to everyone: each caller signs in as this account (made by `world`) and must get in.
+SIGN_IN = {"email": "signs-in@example.com", "password": PASSWORD}
 _SLOT = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0).isoformat()
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/auth/login"): SIGN_IN,
     ("POST", "/api/v1/smes"): sme_payload(),
     ("POST", "/api/v1/partners"): partner_payload(),
     ("POST", "/api/v1/matches/{match_id}/meetings"): {
@@ -246,6 +249,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/meetings/{meeting_id}/accept"): {"slot": _SLOT},
 }
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/login"): SIGN_IN,
     ("POST", "/meetings/{meeting_id}/accept"): {"slot": _SLOT},
     ("POST", "/settings/password"): {
         "current_password": PASSWORD,
@@ -336,6 +340,7 @@ def _own(session, user: User, shared: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def world(session, settings) -> World:
     admin = make_user(session, Role.ADMIN)
+    make_user(session, Role.SME, email=SIGN_IN["email"])
     course = Course(
         title="Export to Kenya",
         description="Customs, logistics",
@@ -391,7 +396,9 @@ def matrix_client(session, engine) -> TestClient:
     database = Database.__new__(Database)
     database.engine = engine
     # Limits out of the way: this test makes hundreds of requests from one address.
-    app = create_app(make_settings(rate_limit_ip="100000/minute", rate_limit_user="100000/minute"), database=database)
+    app = create_app(make_settings(
+            rate_limit_ip="100000/minute", rate_limit_user="100000/minute", rate_limit_auth_ip="100000/minute"
+        ), database=database)
     app.dependency_overrides[get_session] = lambda: session
     app.state.audit_session_scope = lambda: contextlib.nullcontext(session)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:

@@ -105,6 +105,8 @@ def test_a_profile_edit_recomputes_and_announces_matches_in_process(
             f"recomputed matches of sme profile {sme.id}: 1 new",
             "req-embedded-1",  # the request id travelled with the task into the background thread
         )
+        # Each e-mail is recorded just after the SMTP server took it: wait for the task's end, not the mailbox.
+        assert task_logs.wait_for("new-match e-mails sent")[0] == "new-match e-mails sent: 2"
         session.expire_all()
         (match,) = session.scalars(select(Match)).unique()
         assert match.sme_id == sme.id

@@ -66,6 +66,9 @@ def live_app(
         "ABB_METRICS_CACHE_SECONDS": "0",
         "ABB_LOG_JSON": "false",
         "ABB_ACCESS_LOG": "false",
+        # Every journey signs its people in from 127.0.0.1; the per-address limits have their own tests.
+        "ABB_RATE_LIMIT_AUTH_IP": "100000/minute",
+        "ABB_RATE_LIMIT_IP": "100000/minute",
     }
     port = free_port()
     app = app_server(work, port, env)  # runs `abb migrate`
