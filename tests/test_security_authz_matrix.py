@@ -396,9 +396,12 @@ def matrix_client(session, engine) -> TestClient:
     database = Database.__new__(Database)
     database.engine = engine
     # Limits out of the way: this test makes hundreds of requests from one address.
-    app = create_app(make_settings(
+    app = create_app(
+        make_settings(
             rate_limit_ip="100000/minute", rate_limit_user="100000/minute", rate_limit_auth_ip="100000/minute"
-        ), database=database)
+        ),
+        database=database,
+    )
     app.dependency_overrides[get_session] = lambda: session
     app.state.audit_session_scope = lambda: contextlib.nullcontext(session)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
