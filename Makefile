@@ -58,11 +58,12 @@ test-setup: $(VENV)/.dev-installed
 # The suite under coverage (line + branch, the servers it starts included; pyproject.toml [tool.coverage]).
 # Fails when a test fails or when coverage is under fail_under; the report lists each module's uncovered lines.
 COVERAGE_DIR := var/coverage
-# Two pytest workers, one per core; a file's tests stay on one worker, so its module fixtures start once.
+# Two pytest workers, one per core; a file's tests stay on one worker, so its module fixtures start once;
+# the `slow` files go first (tests/conftest.py) so that the workers finish together.
 TEST_WORKERS ?= 2
 test: test-setup
 	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
-	status=0; COVERAGE_FILE=$(CURDIR)/$(COVERAGE_DIR)/.coverage $(BIN)/coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile || status=$$?; \
+	status=0; COVERAGE_FILE=$(CURDIR)/$(COVERAGE_DIR)/.coverage $(BIN)/coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder || status=$$?; \
 	$(BIN)/coverage combine -q --data-file=$(COVERAGE_DIR)/.coverage && \
 	$(BIN)/coverage xml -q --data-file=$(COVERAGE_DIR)/.coverage && \
 	$(BIN)/coverage report --data-file=$(COVERAGE_DIR)/.coverage | tee $(COVERAGE_DIR)/report.txt; \

@@ -34,6 +34,16 @@ pytest_plugins = [
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `slow` first, the rest in their order (the sort is stable).
+
+    `make test` hands whole files to its workers in this order (`--dist loadfile --no-loadscope-reorder`);
+    xdist's own order (most tests first) left the few-test, minute-long files for the end, one worker busy
+    for minutes while the other idled.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def make_settings(**overrides: object) -> Settings:
     # Requests recorded at once: pytest swaps sys.stdout per test, a batch written later would miss it.
     values: dict[str, object] = {

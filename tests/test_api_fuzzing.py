@@ -27,7 +27,7 @@ from tests.factories import make_partner, make_sme, make_user
 from tests.fixtures_observability import LiveServer, app_on
 from tests.harness.services import PostgresServer
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 EXAMPLES_PER_OPERATION = 6
 CHECKS = ",".join(

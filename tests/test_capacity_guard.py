@@ -30,7 +30,7 @@ from tests.harness.serve import Served, abb, serve_env
 from tests.harness.services import PostgresServer, unavailable
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 WORKERS = 3
 # Small on purpose: more requests than connections and threads, so that requests queue at every step.
 SMALL = {"database_pool_size": "2", "database_max_overflow": "1", "threadpool_size": "2"}

@@ -16,11 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from abb.demo.seed import DEMO_PASSWORD
 from tests.fixtures_observability import family_names, sample
 from tests.harness.serve import Served, abb, serve_env
 from tests.harness.services import free_port, wait_for_port
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 

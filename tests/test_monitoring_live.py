@@ -23,6 +23,8 @@ from tests.factories import partner_payload, sme_payload
 from tests.fixtures_monitoring import LiveMonitoring, dashboard_queries, recording_rules
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow
+
 FAULT = {"X-Abb-Fault": "error"}
 PASSWORD = "live-monitoring-pass-2026"
 

@@ -15,6 +15,8 @@ from tests.factories import PASSWORD, assert_problem
 from tests.fixtures_observability import LOOPBACK, family_names, metric_samples, sample
 from tests.harness.services import free_port, wait_for_port
 
+pytestmark = pytest.mark.slow
+
 GIULIA = {"email": "giulia.metrics@example.it", "password": PASSWORD, "full_name": "Giulia Rossi", "role": "sme"}
 
 # docs/observability.md and the alert rules read exactly these families.

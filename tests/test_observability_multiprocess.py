@@ -11,10 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures_observability import sample
 from tests.harness.services import free_port, wait_for_port
 from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 ABB = str(Path(sys.executable).with_name("abb"))
 REQUESTS = 300

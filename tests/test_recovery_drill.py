@@ -20,7 +20,7 @@ from abb.ops.recovery.cluster import free_port
 from abb.ops.recovery.drill import DrillOptions, run_drill
 from tests.harness.services import unavailable
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_small_drill_restores_the_target_state_and_reports_rto_and_rpo(tmp_path: Path) -> None:

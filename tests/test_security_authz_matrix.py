@@ -36,6 +36,8 @@ from tests.conftest import make_settings
 from tests.factories import PASSWORD, make_user, partner_payload, sme_payload
 from tests.fixtures_deals import connect
 
+pytestmark = pytest.mark.slow
+
 ROLES = ("anonymous", "sme", "partner", "admin", "disabled")
 EVERYONE = frozenset(ROLES)
 SIGNED_IN = frozenset({"sme", "partner", "admin"})

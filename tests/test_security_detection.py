@@ -17,6 +17,8 @@ from abb.security.detection import SQLI, TRAVERSAL, XSS, classify
 from tests.factories import assert_problem, auth, db_snapshot, make_partner, make_sme, make_user
 from tests.test_security_http import _app
 
+pytestmark = pytest.mark.slow
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 ATTACKS = {

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from abb.demo.seed import DEMO_PASSWORD
 from tests.harness.serve import Served, abb, serve_env
 from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 SIGN_INS = 32
 DEMO_SME = "sme@demo.africabusinessbridge.example"

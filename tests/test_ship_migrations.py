@@ -22,6 +22,8 @@ from abb.core.database import Base
 from abb.core.migrate import alembic_config, upgrade
 from tests.harness.services import PostgresServer
 
+pytestmark = pytest.mark.slow
+
 ROWS_PER_TABLE = 3
 VERSIONS = Path(abb.__file__).parent / "migrations" / "versions"  # type: ignore[attr-defined]
 CONTRACT = re.compile(r"\bop\.(drop_table|drop_column|rename_table)\b|batch_op\.drop_column|new_column_name=")

@@ -16,6 +16,8 @@ import pytest
 
 from tests.ship_tools import CHECKOV, DOCKERFILE, ROOT, TERRAFORM, require_tool
 
+pytestmark = pytest.mark.slow
+
 TF_FILES = sorted(TERRAFORM.rglob("*.tf"))
 MODULE_DIRS = sorted({path.parent for path in TF_FILES})
 CANARY = ROOT / "tests" / "data" / "checkov_canary"

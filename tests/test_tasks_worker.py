@@ -29,6 +29,8 @@ from tests.factories import make_partner, make_sme, make_user
 from tests.fixtures_redis import CeleryWorker, Mailbox, use_environment
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow
+
 VISIBILITY_TIMEOUT = 5  # seconds before Redis hands an unacknowledged task to another worker
 TASK_TIME_LIMIT = 4  # below the visibility timeout, as settings require: a running task is never handed out twice
 

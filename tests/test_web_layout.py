@@ -19,6 +19,8 @@ from tests.harness.browser import chromium
 from tests.harness.monitoring import ABB, app_env, app_server
 from tests.harness.services import free_port
 
+pytestmark = pytest.mark.slow
+
 PHONE = 360
 PAGES = [
     "/dashboard",

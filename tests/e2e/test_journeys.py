@@ -19,7 +19,7 @@ from tests.e2e.conftest import UPLOAD_MAX_BYTES, LiveApp
 from tests.fixtures_observability import sample
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PASSWORD = "journey-password-2026"
 WORKER_TIMEOUT = 90.0  # the worker computes new matches in the background; generous on a busy machine
 
