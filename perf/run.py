@@ -45,9 +45,24 @@ READ_P95, WRITE_P95, KNEE_P95, STOP_P95 = 0.100, 0.300, 0.300, 1.0
 SPAWN_RATE = 2
 
 
+# Production refuses to serve /metrics without a guard: this run's own token opens it.
+METRICS_TOKEN = secrets.token_urlsafe(32)
+
+
+def production_env(base: dict[str, str]) -> dict[str, str]:
+    """The served app's environment: production settings (tests/test_perf_run.py checks they start)."""
+    return {
+        **base,
+        "ABB_ENV": "production",
+        "ABB_SECRET_KEY": secrets.token_urlsafe(48),
+        "ABB_METRICS_TOKEN": METRICS_TOKEN,
+        "ABB_HOST_METRICS": "false",
+    }
+
+
 def metric_sums(url: str) -> dict[str, float]:
     """Counters from the service's /metrics that tell where request time went (summed over workers)."""
-    page = httpx.get(url + "/metrics", timeout=30).text
+    page = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30).text
 
     def total(pattern: str) -> float:
         return sum(float(v) for v in re.findall(pattern, page, re.M))
@@ -184,14 +199,8 @@ def main() -> None:
             capture_output=True,
             timeout=900,
         )
-        production = {
-            **base,
-            "ABB_ENV": "production",
-            "ABB_SECRET_KEY": secrets.token_urlsafe(48),
-            "ABB_HOST_METRICS": "false",
-        }
         steps: list[dict[str, Any]] = []
-        with Served(production, work / "serve.log", workers=args.workers) as served:
+        with Served(production_env(base), work / "serve.log", workers=args.workers) as served:
             users = args.first_users
             while users <= args.max_users:
                 rows, delta = run_step(served.url, users, args.step_seconds, work)
