@@ -22,6 +22,10 @@ SMES = int(os.environ.get("ABB_PERF_SMES", "300"))
 # seed-demo numbers users in order: SMEs 1..SMES (the first is the demo SME), then partners.
 _sme_serials = itertools.cycle(range(2, SMES + 1))
 _partner_serials = itertools.cycle(range(SMES + 2, 2 * SMES + 1))
+# Each simulated person has an address of their own, as real users behind the load balancer do: the app
+# runs behind a trusted proxy (uvicorn's proxy headers, trusted from loopback), so X-Forwarded-For is their
+# address and the per-address rate limit sees many visitors, not one (from 127.0.0.1 it answered 429).
+_addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
 EXPECTED_CONFLICT = 409
 SIGN_IN_ATTEMPTS = 5
 
@@ -32,6 +36,7 @@ class Member(HttpUser):
     role = "sme"
 
     def on_start(self) -> None:
+        self.client.headers["X-Forwarded-For"] = next(_addresses)
         serial = next(_sme_serials if self.role == "sme" else _partner_serials)
         email = f"{self.role}{serial}@demo.africabusinessbridge.example"
         self.auth: dict[str, str] = {}
