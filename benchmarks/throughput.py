@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import httpx
-from overhead import cpu_seconds, ensure_wrk, free_port
+from overhead import UNLIMITED_RATES, cpu_seconds, ensure_wrk, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -223,6 +223,7 @@ def main() -> None:
             "ABB_VAR_DIR": str(work),
             "ABB_HOST_METRICS": "false",
             "ABB_COOKIE_SECURE": "false",
+            **UNLIMITED_RATES,
         }
     )
     postgres = PostgresServer()
