@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from abb.accounts.models import Role
 from abb.core.migrate import upgrade
-from abb.security.audit import SecurityEvent, append, verify, verify_and_record
+from abb.security.audit import AuditWriter, SecurityEvent, append, verify, verify_and_record
 from abb.security.models import AuditRecord, AuditVerification
 from tests.factories import PASSWORD, auth, make_partner, make_user
 
@@ -113,6 +114,18 @@ def test_verify_finds_rows_removed_from_the_end_against_the_last_verification(se
 
 
 @pytest.mark.postgres
+def test_the_writer_thread_stays_out_once_the_writer_writes_at_once(session):
+    # A writer thread started under an interval keeps running after a reconfiguration to 0 (write at once, in
+    # the middleware); it must not then write too, or two threads commit one session at the same moment.
+    audit_writer = AuditWriter()
+    audit_writer.configure(lambda: contextlib.nullcontext(session), 1.0)
+    assert audit_writer.periodic_flush_due()
+    audit_writer.configure(lambda: contextlib.nullcontext(session), 0)
+    assert not audit_writer.periodic_flush_due()
+    audit_writer.configure(lambda: contextlib.nullcontext(session), 1.0, quiet=lambda: False)
+    assert not audit_writer.periodic_flush_due()
+
+
 def test_postgresql_refuses_update_and_delete_of_audit_rows(postgresql_engine):
     with postgresql_engine.connect() as connection:
         outer = connection.begin()

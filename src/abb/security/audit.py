@@ -258,10 +258,16 @@ class AuditWriter:
             self._flusher = threading.Thread(target=self._flush_periodically, name="abb-audit", daemon=True)
         self._flusher.start()
 
+    def periodic_flush_due(self) -> bool:
+        """Whether the writer's thread should write now. Not once the writer has been configured to write at once
+        (interval 0): then the middleware writes each request's events, and a thread started under an earlier
+        configuration would otherwise write in the same session at the same moment."""
+        return bool(self.flush_seconds) and self.quiet()
+
     def _flush_periodically(self) -> None:
         while True:
             time.sleep(self.flush_seconds or 1.0)
-            if self.quiet():
+            if self.periodic_flush_due():
                 self.flush()
 
 
