@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ from abb.accounts.models import Role, User
 from abb.core.database import make_engine, utcnow
 from abb.core.errors import Conflict
 from abb.core.migrate import upgrade
+from abb.deals.models import Payment, ProviderName
 from abb.training import service
 from abb.training.models import Enrollment, EnrollmentStatus
 from tests.conftest import make_settings
 from tests.factories import make_user
+from tests.fixtures_deals import WEBHOOK_SECRET
 from tests.fixtures_training import make_course
 
 
@@ -34,6 +37,34 @@ def _migrated(url: str, pool_size: int) -> Engine:
 SETTINGS = make_settings()
 
 
+def _at_once(engine: Engine, attempts: list[Callable[[Session], str]]) -> Counter[str]:
+    """Each attempt in a thread of its own with its own session, all released together; the outcomes counted
+    (a Conflict counts as "refused", anything else unexpected by its name, for the assertions to show)."""
+    barrier = threading.Barrier(len(attempts))
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def run(attempt: Callable[[Session], str]) -> None:
+        with Session(engine, expire_on_commit=False) as session:
+            barrier.wait(timeout=30)
+            try:
+                outcome = attempt(session)
+            except Conflict:
+                outcome = "refused"
+            except Exception as exc:
+                outcome = f"error: {type(exc).__name__}: {exc}"
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread of the race hung"
+    return outcomes
+
+
 def _race(
     engine: Engine, *, people: int, capacity: int, waitlist: bool, price_minor: int = 0, course_id: int | None = None
 ) -> tuple[int, Counter[str]]:
@@ -41,32 +72,13 @@ def _race(
         if course_id is None:
             course_id = make_course(setup, capacity=capacity, price_minor=price_minor).id
         users = [make_user(setup, Role.SME) for _ in range(people)]
-    barrier = threading.Barrier(people)
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
 
-    def attempt(user: User) -> None:
-        with Session(engine, expire_on_commit=False) as session:
-            barrier.wait(timeout=30)
-            try:
-                enrollment = service.enroll(
-                    session, course_id=course_id, user=user, waitlist=waitlist, settings=SETTINGS
-                )
-                outcome = enrollment.status.value
-            except Conflict:
-                outcome = "refused"
-            except Exception as exc:  # anything else is a failure the assertions below must show
-                outcome = f"error: {type(exc).__name__}: {exc}"
-        with lock:
-            outcomes[outcome] += 1
+    def enroll(user: User) -> Callable[[Session], str]:
+        return lambda session: (
+            service.enroll(session, course_id=course_id, user=user, waitlist=waitlist, settings=SETTINGS).status.value
+        )
 
-    threads = [threading.Thread(target=attempt, args=(user,)) for user in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "an enrollment thread hung"
-    return course_id, outcomes
+    return course_id, _at_once(engine, [enroll(user) for user in users])
 
 
 def _stored(engine: Engine, course_id: int) -> dict[EnrollmentStatus, int]:
@@ -109,6 +121,29 @@ def test_held_seats_of_a_paid_course_never_oversell_and_expired_holds_free_them_
     assert again == Counter({"awaiting_payment": 8, "refused": 12})
     stored = _stored(committed_postgresql, course_id)
     assert stored == {EnrollmentStatus.EXPIRED: 8, EnrollmentStatus.AWAITING_PAYMENT: 8}
+
+
+@pytest.mark.postgres
+def test_simultaneous_payments_of_a_held_seat_open_one_card_payment_on_postgresql(committed_postgresql, stripe_double):
+    settings = make_settings(
+        stripe_secret_key="sk_test_double", stripe_webhook_secret=WEBHOOK_SECRET, stripe_api_base=stripe_double.url
+    )
+    with Session(committed_postgresql, expire_on_commit=False) as setup:
+        user = make_user(setup, Role.SME)
+        course = make_course(setup, capacity=2, price_minor=14900)
+        held = service.enroll(setup, course_id=course.id, user=user, waitlist=False, settings=settings)
+    intents_before = len(stripe_double.intents)  # the double lives as long as the test process
+
+    def pay(session: Session) -> str:
+        paid = service.pay(
+            session, enrollment_id=held.id, user=user, provider_name=ProviderName.STRIPE_CARD, settings=settings
+        )
+        return "started" if paid.payment is not None and paid.payment.external_id else "not started"
+
+    assert _at_once(committed_postgresql, [pay] * 8) == Counter({"started": 1, "refused": 7})
+    with Session(committed_postgresql) as session:
+        assert session.scalar(select(func.count()).where(Payment.enrollment_id == held.id)) == 1
+    assert len(stripe_double.intents) == intents_before + 1
 
 
 def test_simultaneous_enrollments_never_oversell_on_sqlite(tmp_path: Path):

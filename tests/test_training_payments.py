@@ -404,6 +404,20 @@ def test_a_failed_card_payment_keeps_the_seat_held_and_may_be_tried_again(client
     assert session.get(Enrollment, hold["id"]).status == EnrollmentStatus.ENROLLED
 
 
+def test_a_second_payment_while_a_card_payment_is_under_way_is_refused(client, session, signed_in, stripe_double):
+    course = make_course(session, capacity=2, price_minor=PRICE)
+    headers = signed_in(make_user(session))
+    hold = enroll(client, headers, course.id).json()
+    intents_before = len(stripe_double.intents)  # the double lives as long as the test process
+    first = pay(client, headers, hold["id"], "stripe_card").json()
+    for provider in ("stripe_card", "bank_transfer"):  # either could take the money a second time
+        assert_problem(pay(client, headers, hold["id"], provider), 409, "payment-under-way")
+    session.expire_all()
+    assert len(stripe_double.intents) == intents_before + 1
+    assert session.scalars(select(Payment.id).where(Payment.enrollment_id == hold["id"])).all() == [first["payment_id"]]
+    assert session.get(Enrollment, hold["id"]).provider == ProviderName.STRIPE_CARD
+
+
 def test_card_money_for_a_seat_that_is_gone_is_kept_for_a_refund(client, session, signed_in):
     course = make_course(session, capacity=1, price_minor=PRICE)
     payer = signed_in(make_user(session))

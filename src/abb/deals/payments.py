@@ -108,22 +108,43 @@ def attempt_payment(
     Cards open a payment row before calling the provider; the caller commits. Raises Unprocessable when the
     provider is not offered here.
     """
-    provider = provider_for(provider_name, settings)
-    payment: Payment | None = None
-    if provider.opens_payment:
-        payment = Payment(
-            **link,
-            provider=provider_name,
-            amount_minor=payable.amount_minor - payable.received_minor,
-            currency=payable.currency,
-            status=PaymentStatus.PENDING,
-            attempts=1,
-            recorded_by_id=payer.id,
-        )
-        session.add(payment)
-        session.flush()
+    payment = open_payment(session, payable, provider_name=provider_name, settings=settings, payer=payer, link=link)
+    return start_payment(payable, payment, provider_name=provider_name, settings=settings)
+
+
+def open_payment(
+    session: Session,
+    payable: Payable,
+    *,
+    provider_name: ProviderName,
+    settings: Settings,
+    payer: User,
+    link: dict[str, int],
+) -> Payment | None:
+    """The pending payment row of a card attempt (None for a transfer: its row is made when the money lands).
+    Apart from `start_payment` so that a caller can commit the row under its lock and call the provider after."""
+    if not provider_for(provider_name, settings).opens_payment:
+        return None
+    payment = Payment(
+        **link,
+        provider=provider_name,
+        amount_minor=payable.amount_minor - payable.received_minor,
+        currency=payable.currency,
+        status=PaymentStatus.PENDING,
+        attempts=1,
+        recorded_by_id=payer.id,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def start_payment(
+    payable: Payable, payment: Payment | None, *, provider_name: ProviderName, settings: Settings
+) -> Attempt:
+    """Call the provider for a payment `open_payment` made; the caller commits what it changed on the row."""
     try:
-        started = provider.start(payable, payment)
+        started = provider_for(provider_name, settings).start(payable, payment)
     except PaymentAttemptFailed as exc:
         assert payment is not None  # only providers that open a payment call out and can fail
         payment.status, payment.last_error = PaymentStatus.FAILED, exc.reason

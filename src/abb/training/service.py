@@ -46,6 +46,10 @@ def _holds_seat(now: datetime) -> ColumnElement[bool]:
     )
 
 
+class PaymentUnderWay(Conflict):
+    slug, title = "payment-under-way", "A payment for this seat is already under way"
+
+
 @dataclass(frozen=True)
 class SeatCount:
     taken: int = 0
@@ -390,15 +394,26 @@ def pay(
             if enrollment.status == E.EXPIRED
             else f"An enrollment that is {enrollment.status.value} has nothing to pay."
         )
+    under_way = session.scalar(
+        select(Payment.id).where(Payment.enrollment_id == enrollment.id, Payment.status == PaymentStatus.PENDING)
+    )
+    if under_way is not None:
+        # A second attempt, by card or transfer, could take the money twice (checked under the course lock).
+        if expired:
+            session.commit()
+            _record_seated(promoted)
+        else:
+            session.rollback()
+        raise PaymentUnderWay(
+            "A card payment for this seat is already under way; wait for its outcome (you can pay again if it fails)."
+        )
     enrollment.provider = provider_name
     if provider_name == ProviderName.BANK_TRANSFER:
         assert enrollment.hold_expires_at is not None
         enrollment.hold_expires_at = max(
             enrollment.hold_expires_at, utcnow() + timedelta(minutes=settings.seat_hold_transfer_minutes)
         )
-    session.commit()
-    _record_seated(promoted)
-    attempt = payments.attempt_payment(
+    payment = payments.open_payment(
         session,
         enrollment,
         provider_name=provider_name,
@@ -406,6 +421,9 @@ def pay(
         payer=user,
         link={"enrollment_id": enrollment.id},
     )
+    session.commit()  # the pending row is in before the lock goes: a concurrent second attempt sees it
+    _record_seated(promoted)
+    attempt = payments.start_payment(enrollment, payment, provider_name=provider_name, settings=settings)
     session.commit()
     if attempt.failure is not None:
         business.record_payment_failed(provider_name.value)
