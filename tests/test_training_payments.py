@@ -406,7 +406,8 @@ def test_a_failed_card_payment_keeps_the_seat_held_and_may_be_tried_again(client
 
 def test_a_second_payment_while_a_card_payment_is_under_way_is_refused(client, session, signed_in, stripe_double):
     course = make_course(session, capacity=2, price_minor=PRICE)
-    headers = signed_in(make_user(session))
+    user = make_user(session)
+    headers = signed_in(user)
     hold = enroll(client, headers, course.id).json()
     intents_before = len(stripe_double.intents)  # the double lives as long as the test process
     first = pay(client, headers, hold["id"], "stripe_card").json()
@@ -416,6 +417,11 @@ def test_a_second_payment_while_a_card_payment_is_under_way_is_refused(client, s
     assert len(stripe_double.intents) == intents_before + 1
     assert session.scalars(select(Payment.id).where(Payment.enrollment_id == hold["id"])).all() == [first["payment_id"]]
     assert session.get(Enrollment, hold["id"]).provider == ProviderName.STRIPE_CARD
+    # The pay page says the card payment is under way and offers no second way to pay.
+    assert sign_in(client, user.email).status_code == 303
+    page = client.get(f"/enrollments/{hold['id']}/pay")
+    assert 'data-card-status="pending"' in page.text
+    assert 'name="method"' not in page.text
 
 
 def test_card_money_for_a_seat_that_is_gone_is_kept_for_a_refund(client, session, signed_in):

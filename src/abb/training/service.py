@@ -394,10 +394,7 @@ def pay(
             if enrollment.status == E.EXPIRED
             else f"An enrollment that is {enrollment.status.value} has nothing to pay."
         )
-    under_way = session.scalar(
-        select(Payment.id).where(Payment.enrollment_id == enrollment.id, Payment.status == PaymentStatus.PENDING)
-    )
-    if under_way is not None:
+    if payment_under_way(session, enrollment_id=enrollment.id) is not None:
         # A second attempt, by card or transfer, could take the money twice (checked under the course lock).
         if expired:
             session.commit()
@@ -428,6 +425,13 @@ def pay(
     if attempt.failure is not None:
         business.record_payment_failed(provider_name.value)
     return EnrollmentPayment(enrollment=enrollment, payment=attempt.payment, instructions=attempt.instructions)
+
+
+def payment_under_way(session: Session, *, enrollment_id: int) -> Payment | None:
+    """The card payment of this seat still waiting for the card company's answer, if any."""
+    return session.scalars(
+        select(Payment).where(Payment.enrollment_id == enrollment_id, Payment.status == PaymentStatus.PENDING)
+    ).first()
 
 
 def transfer_instructions(enrollment: Enrollment, settings: Settings) -> dict[str, Any] | None:

@@ -133,6 +133,7 @@ def _pay_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
+    under_way = service.payment_under_way(session, enrollment_id=enrollment.id) is not None
     methods = [ProviderName.BANK_TRANSFER.value]
     if payments.provider_available(ProviderName.STRIPE_CARD, settings):
         methods.insert(0, ProviderName.STRIPE_CARD.value)
@@ -144,7 +145,9 @@ def _pay_page(
         # The confirmation step: the method chosen (validated against what is offered), not yet paid.
         "method": method if method in methods else None,
         "transfer": service.transfer_instructions(enrollment, settings),
-        "card_state": card_state,
+        # A card payment still waiting for its answer: its state, and no second way to pay (it would pay twice).
+        "under_way": under_way,
+        "card_state": card_state or ({"status": "pending"} if under_way else None),
         "error": error,
     }
     return render(request, "enrollment_pay.html", context, status=status)
