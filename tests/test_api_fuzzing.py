@@ -25,7 +25,7 @@ from abb.accounts.models import Role, User
 from tests.conftest import _migrated_engine, make_settings
 from tests.factories import make_partner, make_sme, make_user
 from tests.fixtures_observability import LiveServer, app_on
-from tests.harness.services import PostgresServer
+from tests.harness.services import PostgresServer, untraced_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
@@ -105,6 +105,7 @@ def test_every_operation_answers_as_documented(
         text=True,
         timeout=600,
         cwd=tmp_path,
+        env=untraced_env(),
     )
     assert run.returncode == 0, f"schemathesis found problems as {role}:\n{run.stdout[-20000:]}\n{run.stderr[-2000:]}"
     print(run.stdout[-6000:])  # the run summary, shown with -s or on failure
