@@ -21,6 +21,7 @@ from abb.core.config import Settings
 from abb.core.database import Database, make_engine
 from abb.core.http import get_session
 from abb.core.migrate import upgrade
+from tests.harness.serve import CHEAP_PASSWORD_HASHING
 from tests.harness.services import PostgresServer, unavailable
 
 pytest_plugins = [
@@ -65,6 +66,7 @@ def make_settings(**overrides: object) -> Settings:
         "password_min_length": 10,
         "telemetry_flush_seconds": 0,
         "security_flush_seconds": 0,  # security events written when their request ends, in the test's transaction
+        **CHEAP_PASSWORD_HASHING,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -5,22 +5,23 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abb.accounts.models import Role, User
 from abb.companies.models import PartnerProfile, SmeProfile
+from abb.core.config import Settings
 from abb.core.database import Base
+from abb.core.security import hash_password
 from abb.models import load_all_models
+from tests.harness.serve import CHEAP_PASSWORD_HASHING
 
 load_all_models()
 
 PASSWORD = "correct-horse-battery-staple"
-# Test users get a cheap Argon2id hash: verification reads the cost from the hash itself, so signing
-# in as a factory user is fast, while registration still hashes with the production parameters.
-_PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+# Made once at the suite's Argon2 cost (tests/harness/serve.py): verification reads the cost from the hash.
+_PASSWORD_HASH = hash_password(PASSWORD, settings=Settings(**CHEAP_PASSWORD_HASHING))
 _serial = itertools.count(1)
 ACTIVITY_COLUMNS = {"last_seen_at"}
 # The record of what was attempted, not stored data: a refused request adds its security events here.

@@ -8,8 +8,9 @@ import jwt
 import pytest
 
 from abb.accounts.models import Role
-from abb.core.security import encode_jwt
-from tests.conftest import TEST_SECRET
+from abb.core.config import Settings
+from abb.core.security import encode_jwt, hash_password, verify_password
+from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import PASSWORD, assert_problem, auth, db_snapshot, login, make_user
 
 GOOD = {
@@ -18,6 +19,18 @@ GOOD = {
     "full_name": "Giulia Rossi",
     "role": "sme",
 }
+
+
+def test_new_passwords_are_hashed_at_the_configured_argon2_cost_and_any_cost_verifies():
+    password = GOOD["password"]
+    production = hash_password(password, settings=Settings(_env_file=None))
+    assert production.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    cheap = hash_password(password, settings=make_settings())  # the suite's cost
+    assert cheap.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    for made in (production, cheap):  # a hash is checked at the cost it was made with
+        assert verify_password(made, password, settings=make_settings())
+        assert not verify_password(made, password + "!", settings=Settings(_env_file=None))
+    assert not verify_password(None, password, settings=make_settings())  # no account: refused after a dummy check
 
 
 def test_register_login_me(client):

@@ -36,7 +36,9 @@ DEMO_PARTNER = "partner@demo.africabusinessbridge.example"
 def test_health_live_keeps_answering_while_sign_ins_and_a_recompute_run(tmp_path: Path):
     # A generous queue: sign-ins take their turn for Argon2 (one at a time per process), and on a busy shared
     # machine twenty of them may take longer than the default 10 s; this test is about the loop, not throughput.
-    env = serve_env(tmp_path, f"sqlite:///{tmp_path / 'abb.sqlite3'}", request_queue_seconds="120")
+    env = serve_env(
+        tmp_path, f"sqlite:///{tmp_path / 'abb.sqlite3'}", real_password_hashing=True, request_queue_seconds="120"
+    )
     abb(env, "migrate")
     abb(env, "seed-demo", "--smes", "20", "--partners", "150")
     with Served(env, tmp_path / "serve.log") as served:

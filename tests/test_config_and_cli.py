@@ -34,6 +34,15 @@ PG_URL = "postgresql://abb:hunter2-db-password@db.internal:5432/abb"
         ({"secret_key": STRONG, "database_url": PG_URL, "cookie_secure": False}, "ABB_COOKIE_SECURE"),
         # an address allow-list alone does not guard /metrics behind a same-host proxy (issue 15)
         ({"secret_key": STRONG, "database_url": PG_URL, "metrics_allow": ["127.0.0.0/8"]}, "ABB_METRICS_TOKEN"),
+        # the test suite's cheap Argon2 cost must never reach production
+        (
+            {"secret_key": STRONG, "database_url": PG_URL, "metrics_port": 9464, "password_hash_memory_kib": 8},
+            "ABB_PASSWORD_HASH_MEMORY_KIB",
+        ),
+        (
+            {"secret_key": STRONG, "database_url": PG_URL, "metrics_port": 9464, "password_hash_time_cost": 1},
+            "ABB_PASSWORD_HASH_TIME_COST",
+        ),
     ],
 )
 def test_production_refuses_unsafe_settings_without_echoing_them(overrides, named):

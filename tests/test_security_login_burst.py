@@ -50,6 +50,7 @@ def test_a_sign_in_burst_does_not_starve_cheap_requests(tmp_path: Path):
     env = serve_env(
         tmp_path,
         f"sqlite:///{tmp_path / 'abb.sqlite3'}",
+        real_password_hashing=True,
         rate_limit_auth_ip="100000/minute",
         rate_limit_ip="100000/minute",
         request_queue_seconds="120",

@@ -25,6 +25,7 @@ from tests.e2e.browsing import Visitor
 from tests.harness.browser import chromium
 from tests.harness.monitoring import ABB, app_server, worker_server
 from tests.harness.redis import RedisServer
+from tests.harness.serve import CHEAP_PASSWORD_HASHING, as_env
 from tests.harness.services import PostgresServer, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
@@ -69,6 +70,7 @@ def live_app(
         # Every journey signs its people in from 127.0.0.1; the per-address limits have their own tests.
         "ABB_RATE_LIMIT_AUTH_IP": "100000/minute",
         "ABB_RATE_LIMIT_IP": "100000/minute",
+        **as_env(CHEAP_PASSWORD_HASHING),
     }
     port = free_port()
     app = app_server(work, port, env)  # runs `abb migrate`

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from abb.ops.monitoring_stack import DEPLOY_DIR, LOOPBACK, Server, require_binary
+from tests.harness.serve import CHEAP_PASSWORD_HASHING, as_env
 from tests.harness.services import PostgresServer
 
 ABB = str(Path(sys.executable).with_name("abb"))
@@ -29,6 +30,7 @@ def app_env(work: Path, **extra: str) -> dict[str, str]:
         "ABB_METRICS_CACHE_SECONDS": "1",
         "ABB_LOG_JSON": "false",
         "ABB_ACCESS_LOG": "false",
+        **as_env(CHEAP_PASSWORD_HASHING),
         **extra,
     }
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.harness.services import free_port, wait_for_port
@@ -14,7 +15,24 @@ ABB = str(Path(sys.executable).with_name("abb"))
 SECRET = "capacity-test-secret-key-0123456789abcdef"
 
 
-def serve_env(tmp_path: Path, database_url: str, **settings: str) -> dict[str, str]:
+# The suite hashes passwords at Argon2's smallest cost: at the real cost a registration or a sign-in takes a
+# quarter of a second of CPU here, and the suite does hundreds of them. The tests about that cost (the sign-in
+# burst, the capacity loop) keep production's; production refuses this one (test_config_and_cli.py).
+CHEAP_PASSWORD_HASHING = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 1024,
+    "password_hash_parallelism": 1,
+}
+
+
+def as_env(settings: Mapping[str, object]) -> dict[str, str]:
+    """Settings as the ABB_* environment variables that set them."""
+    return {f"ABB_{name.upper()}": str(value) for name, value in settings.items()}
+
+
+def serve_env(
+    tmp_path: Path, database_url: str, *, real_password_hashing: bool = False, **settings: str
+) -> dict[str, str]:
     """The environment for `abb` commands: only what the test sets, plus PATH/HOME/LANG."""
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     env.update(
@@ -25,7 +43,9 @@ def serve_env(tmp_path: Path, database_url: str, **settings: str) -> dict[str, s
             "ABB_DATABASE_URL": database_url,
         }
     )
-    env.update({f"ABB_{name.upper()}": value for name, value in settings.items()})
+    if not real_password_hashing:
+        env.update(as_env(CHEAP_PASSWORD_HASHING))
+    env.update(as_env(settings))
     return env
 
 

@@ -64,7 +64,7 @@ def register(session: Session, *, register_in: RegisterIn, settings: Settings) -
     email, password = register_in.email, register_in.password
     _check_password(password, email=email, settings=settings)
     # Hashed before the transaction begins: no lock (SQLite: the write lock) is held while Argon2 runs.
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, settings=settings)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this e-mail address already exists.")
     user = User(email=email, password_hash=password_hash, full_name=register_in.full_name, role=Role(register_in.role))
@@ -85,7 +85,7 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     guard.check(session, email=email, ip=ip)
     user = session.scalar(select(User).where(User.email == email))
     session.commit()  # the read ends before the slow hash check: no transaction (or SQLite write lock) waits on it
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    if not verify_password(user.password_hash if user else None, password, settings=settings) or user is None:
         LOGIN_ATTEMPTS.labels("failure", "bad_credentials").inc()
         guard.failed(
             session,
@@ -274,11 +274,11 @@ def change_password(
     session: Session, *, user: User, current_password: str, new_password: str, settings: Settings
 ) -> None:
     session.commit()  # no transaction held while Argon2 verifies and hashes
-    if not verify_password(user.password_hash, current_password):
+    if not verify_password(user.password_hash, current_password, settings=settings):
         emit("iam", "password.change", "failure", user_id=user.id, reason="wrong_current_password")
         raise Forbidden("The current password is wrong.")
     _check_password(new_password, email=user.email, settings=settings, field="new_password")
-    user.password_hash = hash_password(new_password)
+    user.password_hash = hash_password(new_password, settings=settings)
     revoke_all_for_user(session, user=user)
     session.commit()
     emit("iam", "password.change", "success", user_id=user.id)
@@ -404,7 +404,7 @@ def reset_password(session: Session, *, token: str, new_password: str, settings:
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise ResetLinkInvalid("This reset link is invalid or has expired. Ask for a new one.")
-    user.password_hash = hash_password(new_password)
+    user.password_hash = hash_password(new_password, settings=settings)
     revoke_all_for_user(session, user=user)
     _close_open_resets(session, user_id=user.id, keep=None)
     session.commit()

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Only ever used when nothing is configured; production rejects it (see check_production).
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - rejected in production
 MIN_SECRET_KEY_LENGTH = 32
+OWASP_ARGON2_MIN_MEMORY_KIB = 19_456  # with two passes: OWASP's Password Storage Cheat Sheet's lowest Argon2id
 RESERVED_CONNECTIONS = 2  # kept from request admission for the readiness check and the /metrics collectors
 
 
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     # request thread, in the same queue bounds as above, so a sign-in burst does not starve other requests.
     # Hashing itself runs one at a time (core/security.py): the second turn does its database work meanwhile.
     password_hashing_concurrency: int = Field(default=2, ge=1, le=64)
+    # Argon2id's cost for new password hashes (argon2-cffi's defaults, RFC 9106's second recommendation).
+    # Production refuses less than OWASP's floor (19 MiB, two passes); the test suite uses the smallest cost
+    # except in the tests about the cost itself. Existing hashes keep the cost they were made with.
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8, le=1_048_576)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=16)
     # What Retry-After says when a request is shed (overload) or the database is unreachable.
     retry_after_seconds: int = Field(default=2, ge=1, le=3600)
     # SIGTERM (Cloud Run gives 10 s before SIGKILL): requests in progress get this long, then are cancelled.
@@ -257,6 +264,11 @@ class Settings(BaseSettings):
             problems.append("ABB_GCS_BUCKET must name the bucket when ABB_STORAGE_BACKEND is gcs")
         if not self.cookie_secure:
             problems.append("ABB_COOKIE_SECURE must stay true")
+        if self.password_hash_memory_kib < OWASP_ARGON2_MIN_MEMORY_KIB or self.password_hash_time_cost < 2:
+            problems.append(
+                f"ABB_PASSWORD_HASH_MEMORY_KIB must be at least {OWASP_ARGON2_MIN_MEMORY_KIB} and "
+                "ABB_PASSWORD_HASH_TIME_COST at least 2"
+            )
         if self.fault_injection:
             problems.append("ABB_FAULT_INJECTION is for tests only")
         if not (self.metrics_token or self.metrics_port) and self.metrics_enabled:

@@ -16,12 +16,24 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from abb.core.config import Settings
 from abb.core.errors import Unauthorized
 
-_hasher = PasswordHasher()
 JWT_ALGORITHM = "HS256"
-# A real hash to verify against when the account does not exist, so that timing does not reveal it.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-just-for-timing")
+
+
+@lru_cache(maxsize=4)
+def _argon2(time_cost: int, memory_kib: int, parallelism: int) -> tuple[PasswordHasher, str]:
+    """The hasher for one cost, and a real hash at that cost to verify against when the account does not exist,
+    so that the time a failed sign-in takes does not reveal whether the account exists."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher, hasher.hash("not-a-real-password-just-for-timing")
+
+
+def _argon2_for(settings: Settings) -> tuple[PasswordHasher, str]:
+    return _argon2(
+        settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_parallelism
+    )
 
 
 # One Argon2 computation at a time per process: each already runs on `parallelism` (4) threads of its own and
@@ -44,17 +56,22 @@ def _yield_to_the_event_loop() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + 5)
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, *, settings: Settings) -> str:
+    """An Argon2id hash at the configured cost."""
+    hasher, _ = _argon2_for(settings)
     _yield_to_the_event_loop()
     with _hashing:
-        return _hasher.hash(password)
+        return hasher.hash(password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str, *, settings: Settings) -> bool:
+    """Whether the password matches; a hash is checked at the cost it was made with, a missing one (no such
+    account) against a dummy hash at the configured cost."""
+    hasher, dummy_hash = _argon2_for(settings)
     _yield_to_the_event_loop()
     try:
         with _hashing:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+            return hasher.verify(password_hash or dummy_hash, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

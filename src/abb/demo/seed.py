@@ -192,7 +192,9 @@ def seed_database(*, smes: int, partners: int, seed: int = 2026, if_empty: bool 
         with db.session_factory() as session:
             if if_empty and session.scalar(select(func.count(User.id))):
                 return "database already has users: demo data not added"
-            password_hash = hash_password(DEMO_PASSWORD)  # one hash for every demo account keeps seeding fast
+            password_hash = hash_password(
+                DEMO_PASSWORD, settings=settings
+            )  # one hash for every demo account keeps seeding fast
             now = utcnow()
             logins = [e for e in DEMO_LOGINS if session.scalar(select(User.id).where(User.email == e)) is None]
             serial = session.scalar(select(func.count(User.id))) or 0

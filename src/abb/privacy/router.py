@@ -45,8 +45,10 @@ def correct_me(body: CorrectionIn, user: CurrentUser, session: SessionDep) -> Us
     responses=problem_responses(400, 401, 403, 409, 422),
     dependencies=[PASSWORD_HASHING_TURN],
 )
-def erase_me(body: ErasureIn, user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
-    service.erase(session, user=user, password=body.password, storage=storage)
+def erase_me(
+    body: ErasureIn, user: CurrentUser, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
+    service.erase(session, user=user, password=body.password, storage=storage, settings=settings)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

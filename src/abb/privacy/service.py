@@ -98,9 +98,9 @@ def correct(session: Session, *, user: User, full_name: str) -> User:
     return user
 
 
-def erase(session: Session, *, user: User, password: str, storage: Any) -> None:
+def erase(session: Session, *, user: User, password: str, storage: Any, settings: Settings) -> None:
     """Art. 17 on the user's own request (password confirmed)."""
-    if not verify_password(user.password_hash, password):
+    if not verify_password(user.password_hash, password, settings=settings):
         emit("iam", "privacy.erasure", "failure", user_id=user.id, reason="wrong_password")
         raise Forbidden("The password is wrong.")
     anonymize(session, user=user, storage=storage, reason="request")
