@@ -9,7 +9,6 @@ empty list, a 409 or 422 for a request without a body: the caller got past autho
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -25,14 +24,13 @@ from abb.accounts import service as accounts
 from abb.accounts.models import RefreshToken, Role, User
 from abb.app import create_app
 from abb.core.database import Database
-from abb.core.http import get_session
 from abb.deals.schemas import DealIn
 from abb.deals.service import create_deal
 from abb.matching.models import Meeting, MeetingStatus, Side
 from abb.security.models import Incident, IncidentStatus, Lockout, LockoutScope
 from abb.training.models import Course, CourseKind, CourseLevel, Enrollment, EnrollmentStatus
 from abb.uploads.models import Document, DocumentKind
-from tests.conftest import make_settings
+from tests.conftest import bound_to, make_settings
 from tests.factories import PASSWORD, make_user, partner_payload, sme_payload
 from tests.fixtures_deals import connect
 
@@ -404,9 +402,7 @@ def matrix_client(session, engine) -> TestClient:
         ),
         database=database,
     )
-    app.dependency_overrides[get_session] = lambda: session
-    app.state.audit_session_scope = lambda: contextlib.nullcontext(session)
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+    with TestClient(bound_to(session, app), base_url="https://testserver", follow_redirects=False) as client:
         yield client
 
 

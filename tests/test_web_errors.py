@@ -8,7 +8,10 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 
 from abb.accounts.models import Role
+from abb.app import create_app
+from abb.core.database import Database
 from abb.core.errors import Conflict, ServiceUnavailable, TooManyRequests, UnsupportedMediaType
+from tests.conftest import bound_to
 from tests.factories import assert_problem, auth, db_snapshot, make_sme, make_user
 from tests.test_web_pages import CSRF, sign_in
 
@@ -24,8 +27,9 @@ def _raise(exc: Exception):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def failing_client(app):  # type: ignore[no-untyped-def]
-    """The app with page routes that fail in each way a dependency or a limit can (real handlers render them)."""
+def failing_client(session, settings, engine):  # type: ignore[no-untyped-def]
+    """An app with page routes that fail in each way a dependency or a limit can (real handlers render them)."""
+    app = bound_to(session, create_app(settings, database=Database(engine=engine)))
     app.add_api_route("/boom/429", _raise(TooManyRequests("Slow down.")), include_in_schema=False)
     app.add_api_route("/boom/503", _raise(ServiceUnavailable("The database is busy.")), include_in_schema=False)
     app.add_api_route("/boom/415", _raise(UnsupportedMediaType("Only PDF.")), include_in_schema=False)

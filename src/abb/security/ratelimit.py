@@ -37,9 +37,14 @@ class RateLimits:
         self.ip: RateLimitItem = parse(settings.rate_limit_ip)
         self.auth: RateLimitItem = parse(settings.rate_limit_auth_ip)
         self.user: RateLimitItem = parse(settings.rate_limit_user)
-        options = {"implementation": "redispy"} if settings.redis_url else {}
-        self._async = AsyncMovingWindow(storage_from_string(_uri(settings, asynchronous=True), **options))
-        self._sync = MovingWindowRateLimiter(storage_from_string(_uri(settings, asynchronous=False)))
+        self._settings = settings
+        self.start_afresh()
+
+    def start_afresh(self) -> None:
+        """New counters in this process (with Redis, new clients: the shared counters stay where they are)."""
+        options = {"implementation": "redispy"} if self._settings.redis_url else {}
+        self._async = AsyncMovingWindow(storage_from_string(_uri(self._settings, asynchronous=True), **options))
+        self._sync = MovingWindowRateLimiter(storage_from_string(_uri(self._settings, asynchronous=False)))
 
     async def retry_after_for_address(self, path: str, method: str, ip: str) -> int | None:
         """Seconds to wait when this request from `ip` is over a limit, else None (and it is counted)."""
