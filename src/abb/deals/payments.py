@@ -70,9 +70,10 @@ def pay(
         reason=f"Payment started by {provider_name.value.replace('_', ' ')}",
     )
     deal.provider = provider_name
-    attempt = attempt_payment(
+    opened = open_payment(
         session, deal, provider_name=provider_name, settings=settings, payer=user, link={"deal_id": deal.id}
     )
+    attempt = start_payment(deal, opened, provider_name=provider_name, settings=settings)
     payment, failure, instructions = attempt.payment, attempt.failure, attempt.instructions
     if failure is not None:
         service.note(session, deal, actor=None, reason=f"Payment attempt 1 failed ({failure}); it will be retried")
@@ -94,24 +95,6 @@ class Attempt:
     failure: str | None
 
 
-def attempt_payment(
-    session: Session,
-    payable: Payable,
-    *,
-    provider_name: ProviderName,
-    settings: Settings,
-    payer: User,
-    link: dict[str, int],
-) -> Attempt:
-    """Start paying a deal or an enrollment (`link` names it: {"deal_id": …} or {"enrollment_id": …}).
-
-    Cards open a payment row before calling the provider; the caller commits. Raises Unprocessable when the
-    provider is not offered here.
-    """
-    payment = open_payment(session, payable, provider_name=provider_name, settings=settings, payer=payer, link=link)
-    return start_payment(payable, payment, provider_name=provider_name, settings=settings)
-
-
 def open_payment(
     session: Session,
     payable: Payable,
@@ -121,8 +104,9 @@ def open_payment(
     payer: User,
     link: dict[str, int],
 ) -> Payment | None:
-    """The pending payment row of a card attempt (None for a transfer: its row is made when the money lands).
-    Apart from `start_payment` so that a caller can commit the row under its lock and call the provider after."""
+    """The pending payment row of a card attempt (None for a transfer: its row is made when the money lands);
+    raises Unprocessable when the provider is not offered here. Apart from `start_payment` so that a caller can
+    commit the row under its lock and call the provider after."""
     if not provider_for(provider_name, settings).opens_payment:
         return None
     payment = Payment(
