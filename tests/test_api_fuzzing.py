@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from tests.harness.services import PostgresServer, untraced_env
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 EXAMPLES_PER_OPERATION = 4
+SCHEMA_BUILD_TIMEOUT = 300  # seconds: far above the few it takes; reaching it is a hang
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -56,6 +58,10 @@ def fuzz_server(fuzz_engine: Engine) -> Iterator[LiveServer]:
     unlimited = "100000/minute"
     settings = make_settings(rate_limit_ip=unlimited, rate_limit_user=unlimited, rate_limit_auth_ip=unlimited)
     with LiveServer(app_on(fuzz_engine, settings)) as server:
+        # The app builds its OpenAPI document on the first request for it and keeps it. Built here, with time to
+        # spare: schemathesis downloads the schema with a fixed 10 s timeout, which a busy CI machine running this
+        # under coverage exceeded (the first role failed without a report).
+        httpx.get(f"{server.url}/openapi.json", timeout=SCHEMA_BUILD_TIMEOUT).raise_for_status()
         yield server
 
 
