@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 from datetime import timedelta
 
 import jwt
@@ -12,6 +16,7 @@ from abb.core.config import Settings
 from abb.core.security import encode_jwt, hash_password, verify_password
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import PASSWORD, assert_problem, auth, db_snapshot, login, make_user
+from tests.harness.serve import CHEAP_PASSWORD_HASHING
 
 GOOD = {
     "email": "Giulia.Rossi@Example.IT ",
@@ -31,6 +36,36 @@ def test_new_passwords_are_hashed_at_the_configured_argon2_cost_and_any_cost_ver
         assert verify_password(made, password, settings=make_settings())
         assert not verify_password(made, password + "!", settings=Settings(_env_file=None))
     assert not verify_password(None, password, settings=make_settings())  # no account: refused after a dummy check
+
+
+def test_hashing_lowers_the_priority_of_its_request_thread_once_and_never_of_the_main_thread():
+    # A new process: this one's main thread has hashed already (the factories). The main thread runs the event
+    # loop, a command or the suite, and what it starts would inherit a lower priority.
+    main_thread = (
+        "import os, threading\n"
+        "from abb.core.config import Settings\n"
+        "from abb.core.security import hash_password\n"
+        "before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())\n"
+        f"hash_password('a password', settings=Settings(_env_file=None, **{CHEAP_PASSWORD_HASHING!r}))\n"
+        "print(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - before)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", main_thread], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "0"
+    settings = make_settings()
+    seen: list[int] = []
+
+    def request_thread() -> None:
+        start = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        for _ in range(2):
+            verify_password(None, GOOD["password"], settings=settings)
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - start)
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the hashing thread did not finish within 60 s"
+    assert seen == [5, 5]  # lowered once, not again on the next password
 
 
 def test_register_login_me(client):

@@ -48,8 +48,12 @@ _yielding = threading.local()
 def _yield_to_the_event_loop() -> None:
     """Lower this thread's CPU priority once (Linux: nice is per thread; Argon2's lane threads inherit it), so
     that the event loop's thread, which answers probes and hands out work, is scheduled first when the cores
-    are busy hashing. Request threads only ever give priority away; the loop keeps the process's."""
-    if getattr(_yielding, "done", False):
+    are busy hashing. Request threads only ever give priority away; the loop keeps the process's.
+
+    The main thread never does: it runs the event loop (uvicorn) or the process's own work (a command, the
+    test suite), and every thread and child process it starts afterwards would inherit the lower priority
+    (the suite's workers and servers ran at nice 10, a tenth of the CPU beside a busy neighbour)."""
+    if getattr(_yielding, "done", False) or threading.current_thread() is threading.main_thread():
         return
     _yielding.done = True
     with contextlib.suppress(AttributeError, OSError):  # not Linux: nothing to do
