@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -18,18 +20,23 @@ from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A stand-in for a test run: starts the harness's Redis and PostgreSQL and a monitoring-stack Server, then waits.
+# A stand-in for a test run: starts the harness's Redis and PostgreSQL, a monitoring-stack Server and the
+# recovery drill's sandbox cluster (in a directory the `postgres` user can enter), then waits.
 _TEST_RUN = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from abb.ops.monitoring_stack import pushgateway
+from abb.ops.recovery.sandbox import Sandbox
 from tests.harness.redis import RedisServer
 from tests.harness.services import PostgresServer, free_port
-work = Path(sys.argv[1])
+work, box_root = Path(sys.argv[1]), Path(sys.argv[2])
+os.chmod(box_root, 0o755)
 redis, postgres = RedisServer(), PostgresServer()
 gateway = pushgateway(work, free_port()).start()
-postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
-print(json.dumps({"redis": redis.process.pid, "postgres": postmaster, "pushgateway": gateway.process.pid}), flush=True)
+box = Sandbox.create(box_root / "box")
+def postmaster(data): return int((data / "postmaster.pid").read_text().split()[0])
+print(json.dumps({"redis": redis.process.pid, "postgres": postmaster(postgres.data),
+                  "pushgateway": gateway.process.pid, "drill sandbox": postmaster(box.cluster.data_dir)}), flush=True)
 time.sleep(600)
 """
 
@@ -42,11 +49,12 @@ def _gone(pid: int) -> bool:
 
 
 def test_the_harness_servers_stop_when_the_test_run_is_killed(tmp_path: Path) -> None:
-    for binary in ("redis-server", "prometheus-pushgateway"):
+    for binary in ("redis-server", "prometheus-pushgateway", "pgbackrest"):
         if not any((Path(d) / binary).exists() for d in os.environ.get("PATH", "").split(":")):
             unavailable(f"{binary} is not installed")
+    box_root = Path(tempfile.mkdtemp(prefix="abb-killed-run-"))  # pytest's own temp dirs are closed to `postgres`
     run = subprocess.Popen(
-        [sys.executable, "-c", _TEST_RUN, str(tmp_path)],
+        [sys.executable, "-c", _TEST_RUN, str(tmp_path), str(box_root)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -61,8 +69,13 @@ def test_the_harness_servers_stop_when_the_test_run_is_killed(tmp_path: Path) ->
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the whole run, as a killed CI job: no cleanup code runs
         run.wait(timeout=30)
-    for name, pid in pids.items():
-        wait_until(lambda pid=pid: _gone(pid), timeout=60, what=f"{name} (pid {pid}) to stop after its test run died")
+    try:
+        for name, pid in pids.items():
+            wait_until(
+                lambda pid=pid: _gone(pid), timeout=60, what=f"{name} (pid {pid}) to stop after its test run died"
+            )
+    finally:
+        shutil.rmtree(box_root, ignore_errors=True)
 
 
 def test_make_monitoring_stops_every_server_on_sigterm(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from abb.core.database import Database
 from abb.core.migrate import upgrade
+from abb.ops.processes import dismiss
 from abb.ops.recovery import failover
 from abb.ops.recovery.cluster import Cluster
 from abb.ops.recovery.errors import RecoveryError
@@ -34,12 +35,16 @@ def pair() -> Iterator[tuple[Cluster, Cluster]]:
     root = Path(tempfile.mkdtemp(prefix="abb-failover-"))  # pytest's own temp dirs are closed to `postgres`
     os.chmod(root, 0o755)
     nodes: list[Cluster] = []
+    guards = []  # the nodes are stopped should this test run be killed
     try:
         try:
             primary = Cluster.create(root / "a", settings=failover.REPLICATION_SETTINGS)
+            guards.append(primary.stop_if_this_process_dies())
             primary.start()
             nodes.append(primary)
             primary.query("CREATE DATABASE abb")
+            standby = Cluster(data_dir=root / "b" / "data", port=0, socket_dir=root / "b", bin_dir=primary.bin_dir)
+            guards.append(standby.stop_if_this_process_dies())  # create_standby starts it there
             nodes.append(failover.create_standby(primary, root / "b"))
         except (RecoveryError, OSError) as exc:
             unavailable(f"a PostgreSQL primary and standby could not be started: {exc}")
@@ -48,6 +53,8 @@ def pair() -> Iterator[tuple[Cluster, Cluster]]:
         for node in nodes:
             if node.is_running():
                 node.kill()
+        for guard in guards:
+            dismiss(guard)
         shutil.rmtree(root, ignore_errors=True)
 
 

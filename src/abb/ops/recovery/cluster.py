@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 
+from abb.ops.processes import run_when_parent_dies
 from abb.ops.recovery.errors import RecoveryError
 
 SERVER_USER = "postgres"
@@ -129,6 +130,14 @@ class Cluster:
     def kill(self) -> None:
         """Stop as a crash would: no checkpoint, no shutdown record (pg_ctl -m immediate)."""
         self.stop("immediate")
+
+    def stop_if_this_process_dies(self) -> subprocess.Popen[bytes]:
+        """A guard that stops this cluster at once should the calling thread's process die before the guard is
+        dismissed (`abb.ops.processes.dismiss`): a throwaway cluster must not outlive a killed drill or test run,
+        whichever process (re)started it meanwhile (pg_ctl detaches the server from its starter)."""
+        return run_when_parent_dies(
+            [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"]
+        )
 
     def is_running(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():

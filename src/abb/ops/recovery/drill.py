@@ -465,6 +465,7 @@ def run_drill(options: DrillOptions, echo: Echo = print) -> dict[str, Any]:
         if app is not None:
             app.stop()
         if options.keep:
+            box.keep()
             echo(f"kept {workdir} (cluster on port {box.cluster.port})")
         else:
             box.close()

@@ -10,9 +10,11 @@ import contextlib
 import os
 import secrets
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from abb.ops.processes import dismiss
 from abb.ops.recovery.cluster import Cluster, give_to_server_user
 from abb.ops.recovery.errors import RecoveryError
 from abb.ops.recovery.pgbackrest import Backrest, render_archiving, write_config
@@ -32,11 +34,14 @@ class Sandbox:
     root: Path
     settings: RecoverySettings
     cluster: Cluster
+    # Stops the cluster should this process be killed, whether the sandbox, a restore or a command started it.
+    guard: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def create(cls, root: Path, *, archive_timeout: int = 60, upload_dir: Path | None = None) -> Sandbox:
         give_to_server_user(root, 0o755)
         cluster = Cluster.create(root / "primary")
+        guard = cluster.stop_if_this_process_dies()
         settings = RecoverySettings(
             _env_file=None,  # nothing from the operator's environment
             config_file=root / "pgbackrest" / "pgbackrest.conf",
@@ -58,10 +63,15 @@ class Sandbox:
             conf.write("\n" + render_archiving(settings))
         cluster.start()
         Backrest(settings).ensure_stanza()  # archiving fails until the stanza exists
-        return cls(root, settings, cluster)
+        return cls(root, settings, cluster, guard)
+
+    def keep(self) -> None:
+        """Leave the cluster running after this process ends (the drill's --keep)."""
+        dismiss(self.guard)
 
     def close(self) -> None:
         with contextlib.suppress(RecoveryError):
             if self.cluster.is_running():
                 self.cluster.kill()
+        dismiss(self.guard)
         shutil.rmtree(self.root, ignore_errors=True)
