@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,8 @@ from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
+
+from abb.ops.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ABB = str(Path(sys.executable).with_name("abb"))
@@ -91,12 +92,6 @@ EVENT_PATH = "/api/v1/admin/users"
 
 # The rate limits out of the way: wrk sends thousands of requests a second from one address and one user.
 UNLIMITED_RATES = {"ABB_RATE_LIMIT_IP": "100000000/minute", "ABB_RATE_LIMIT_USER": "100000000/minute"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_wrk() -> str:

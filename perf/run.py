@@ -184,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="abb-perf-"))
     print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}", flush=True)
-    postgres = PostgresServer()
+    postgres = PostgresServer.launch()
     try:
         url = postgres.create_database("abb_perf")
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}

@@ -25,7 +25,7 @@ from abb.core.database import Database, make_engine
 from abb.core.http import get_session
 from abb.core.migrate import upgrade
 from tests.harness.serve import CHEAP_PASSWORD_HASHING
-from tests.harness.services import PostgresServer, unavailable
+from tests.harness.services import PostgresServer, running_postgres
 
 pytest_plugins = [
     "tests.fixtures_training",
@@ -78,12 +78,8 @@ def make_settings(**overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer()
-    except Exception as exc:
-        unavailable(f"PostgreSQL could not be started: {exc}")
-    yield server
-    server.close()
+    with running_postgres() as server:
+        yield server
 
 
 def _migrated_engine(url: str) -> Engine:

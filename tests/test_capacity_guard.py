@@ -27,7 +27,7 @@ from tests.factories import PASSWORD
 from tests.fixtures_deals import Parties, connect, deal_body
 from tests.fixtures_observability import sample
 from tests.harness.serve import Served, abb, serve_env
-from tests.harness.services import PostgresServer, unavailable
+from tests.harness.services import PostgresServer, running_postgres
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -50,11 +50,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("capacity")
-    try:
-        server = PostgresServer()  # its own cluster: one test stops and starts it
-    except Exception as exc:
-        unavailable(f"PostgreSQL could not be started: {exc}")
-    try:
+    with running_postgres() as server:  # its own cluster: one test stops and starts it
         url = server.create_database("abb_capacity")
         env = serve_env(tmp, url, **SMALL)
         abb(env, "migrate")
@@ -65,8 +61,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         engine.dispose()
         with Served(env, tmp / "serve.log", workers=WORKERS) as served:
             yield World(server, url, env, served, parties, suggested)
-    finally:
-        server.close()
 
 
 def token(client: httpx.Client, email: str) -> dict[str, str]:

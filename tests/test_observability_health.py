@@ -13,7 +13,7 @@ from abb.app import create_app
 from tests.conftest import _migrated_engine, make_settings
 from tests.factories import assert_problem
 from tests.fixtures_observability import LiveServer, sample
-from tests.harness.services import PostgresServer, free_port, unavailable
+from tests.harness.services import PostgresServer, free_port, running_postgres
 from tests.waiting import wait_until
 
 HEALTH_TIMEOUT = 1.0
@@ -22,12 +22,8 @@ HEALTH_TIMEOUT = 1.0
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL of this test's own: it gets stopped, so it cannot be the suite's shared server."""
-    try:
-        server = PostgresServer()
-    except Exception as exc:
-        unavailable(f"PostgreSQL could not be started: {exc}")
-    yield server
-    server.close()
+    with running_postgres() as server:
+        yield server
 
 
 def _poll(client: httpx.Client, path: str, status: int) -> httpx.Response:

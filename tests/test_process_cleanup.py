@@ -31,11 +31,11 @@ from tests.harness.redis import RedisServer
 from tests.harness.services import PostgresServer, free_port
 work, box_root = Path(sys.argv[1]), Path(sys.argv[2])
 os.chmod(box_root, 0o755)
-redis, postgres = RedisServer(), PostgresServer()
+redis, postgres = RedisServer(), PostgresServer.launch()
 gateway = pushgateway(work, free_port()).start()
 box = Sandbox.create(box_root / "box")
 def postmaster(data): return int((data / "postmaster.pid").read_text().split()[0])
-print(json.dumps({"redis": redis.process.pid, "postgres": postmaster(postgres.data),
+print(json.dumps({"redis": redis.process.pid, "postgres": postmaster(postgres.data_dir),
                   "pushgateway": gateway.process.pid, "drill sandbox": postmaster(box.cluster.data_dir)}), flush=True)
 time.sleep(600)
 """

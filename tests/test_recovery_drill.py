@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from abb.ops.monitoring_stack import pushgateway
-from abb.ops.recovery.cluster import free_port
+from abb.ops.processes import free_port
 from abb.ops.recovery.drill import DrillOptions, run_drill
 from tests.harness.services import unavailable
 

@@ -6,18 +6,20 @@ Under CI=true a service that cannot be started is an error; elsewhere the tests 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from abb.ops.processes import dismiss, run_when_parent_dies
+from abb.ops.processes import dismiss
+from abb.ops.processes import free_port as free_port  # re-exported: the harness's servers and tests take ports
+from abb.ops.recovery.cluster import Cluster
+from abb.ops.recovery.errors import RecoveryError
 from tests.waiting import wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -30,12 +32,6 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for_port(port: int, timeout: float = 60.0) -> None:
     def listening() -> bool:
         with socket.socket() as sock:
@@ -45,68 +41,53 @@ def wait_for_port(port: int, timeout: float = 60.0) -> None:
     wait_until(listening, timeout=timeout, every=0.05, what=f"a server listening on 127.0.0.1:{port}")
 
 
-class PostgresServer:
-    """A throwaway PostgreSQL cluster run as the `postgres` user (it refuses to run as root)."""
+# A test cluster's data may be lost with the machine: speed over durability.
+_SPEED_OVER_DURABILITY = {"synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200"}
 
-    def __init__(self) -> None:
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not bins:
-            raise RuntimeError("PostgreSQL is not installed (Debian package 'postgresql')")
-        self.bin = Path(bins[-1]).parent
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="abb-pg-"))
-        self.data = self.root / "data"
-        self.sockets = self.root / "sockets"
-        self.run_as: list[str] = []
-        self._guard: subprocess.Popen[bytes] | None = None
-        if os.geteuid() == 0:
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError as exc:
-                raise RuntimeError("running as root but there is no 'postgres' user to run the server") from exc
-            self.run_as = ["runuser", "-u", "postgres", "--"]
-            os.chmod(self.root, 0o755)
-        self.sockets.mkdir()
-        if self.run_as:
-            shutil.chown(self.root, "postgres")
-            shutil.chown(self.sockets, "postgres")
-        self._run(["initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(
-                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.sockets}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
-            )
-        self.start()
 
-    def _run(self, cmd: list[str]) -> None:
-        subprocess.run([*self.run_as, str(self.bin / cmd[0]), *cmd[1:]], check=True, capture_output=True, timeout=120)
+class PostgresServer(Cluster):
+    """A throwaway PostgreSQL cluster in a temporary directory (`Cluster.create`: run as `postgres`, loopback
+    only), stopped by a guard process should this test run be killed."""
 
-    def start(self) -> None:
-        # pg_ctl detaches the server from us: a guard process stops it should this test run be killed.
-        self._guard = run_when_parent_dies(
-            [*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
-        )
-        self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"])
+    _guard: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def launch(cls) -> PostgresServer:
+        server = cls.create(Path(tempfile.mkdtemp(prefix="abb-pg-")), settings=_SPEED_OVER_DURABILITY)
+        server.start()
+        return server
+
+    def start(self, *, timeout: int = 60) -> None:
+        # pg_ctl detaches the server from us: the guard covers whichever test (re)starts it.
+        self._guard = self.stop_if_this_process_dies()
+        super().start(timeout=timeout)
 
     def stop(self, mode: str = "fast") -> None:
-        self._run(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"])
+        super().stop(mode)
         dismiss(self._guard)
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
     def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        self.query(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def close(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(RecoveryError):
             self.stop("immediate")
         dismiss(self._guard)
-        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL of the caller's own for as long as the block runs; unavailable if it cannot start."""
+    try:
+        server = PostgresServer.launch()
+    except Exception as exc:
+        unavailable(f"PostgreSQL could not be started: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def untraced_env() -> dict[str, str]:

@@ -3,6 +3,7 @@
 A helper server must not outlive what started it: `die_with_parent` (a `preexec_fn`) asks Linux to send the
 child SIGTERM when its parent dies, however it dies (SIGKILL included), and `run_when_parent_dies` covers
 servers that detach themselves (PostgreSQL's pg_ctl) with a small guard process that stops them instead.
+Each such server listens on a loopback port of its own: `free_port`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,18 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it), for a helper server to take."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def die_with_parent() -> None:

@@ -11,7 +11,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from abb.ops.processes import run_when_parent_dies
+from abb.ops.processes import free_port, run_when_parent_dies
 from abb.ops.recovery.errors import RecoveryError
 
 SERVER_USER = "postgres"
@@ -51,12 +50,6 @@ def give_to_server_user(path: Path, mode: int = 0o700) -> Path:
     if os.geteuid() == 0:
         shutil.chown(path, SERVER_USER, SERVER_USER)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def empty_directory(path: Path) -> None:

@@ -34,9 +34,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from abb.ops.processes import terminate
+from abb.ops.processes import free_port, terminate
 from abb.ops.recovery import metrics, operations
-from abb.ops.recovery.cluster import Cluster, free_port
+from abb.ops.recovery.cluster import Cluster
 from abb.ops.recovery.errors import RecoveryError
 from abb.ops.recovery.sandbox import Sandbox
 

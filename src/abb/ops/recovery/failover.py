@@ -21,7 +21,8 @@ from pathlib import Path
 
 import psycopg
 
-from abb.ops.recovery.cluster import Cluster, empty_directory, free_port, give_to_server_user
+from abb.ops.processes import free_port
+from abb.ops.recovery.cluster import Cluster, empty_directory, give_to_server_user
 from abb.ops.recovery.errors import RecoveryError
 
 Echo = Callable[[str], None]
