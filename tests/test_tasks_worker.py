@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 # Seconds before Redis hands an unacknowledged task to another worker, in the test that waits for it (the
 # default is 120). The task's hard time limit must stay below it (settings require it), yet far above how long
 # a task takes to reach the mail server on a busy machine: a limit that fires first kills the pool process and
-# fails the task for good (run 48 beside a CPU hog: a 4 s limit fired before the test could kill the worker).
+# fails the task for good (beside a CPU hog a 4 s limit fired before the test could kill the worker).
 REDELIVERY_VISIBILITY_TIMEOUT = 20
 
 
